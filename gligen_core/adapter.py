@@ -1,0 +1,91 @@
+"""A GLIGEN adapter: every fuser of a file, addressed by UNet position, plus its grounding tokenizer.
+
+Widths come from the weights: each fuser's width ``d`` and token width ``c`` from its ``linear``, the
+tokenizer's sizes from its tensors. Head counts cannot be read from weights; a fuser uses the heads
+of the transformer block it sits in (the patch passes them per call). ``default_heads`` is only the
+fallback for standalone use: 8 for 768-wide tokens (SD1.x), ``d / 64`` otherwise (ComfyUI's rule).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .fuser import GatedSelfAttention
+from .positions import BlockPosition
+from .tokenizer import TextBoxTokenizer
+
+
+def default_heads(dim: int, context_dim: int) -> int:
+    if context_dim == 768:
+        return 8
+    return max(1, dim // 64)
+
+
+def family_of(token_dim: int) -> str:
+    """The base-model family a grounding-token width belongs to."""
+    return {768: "SD1.x", 1024: "SD2.x", 2048: "SDXL"}.get(token_dim, f"an unknown family ({token_dim}-wide tokens)")
+
+
+@dataclass(frozen=True)
+class TokenizerShape:
+    in_dim: int
+    out_dim: int
+    hidden_dim: int
+    fourier_freqs: int
+
+
+@dataclass(frozen=True)
+class AdapterShape:
+    """Everything needed to build an empty adapter; read off a file's tensors by the loader."""
+    fusers: dict[BlockPosition, int]           # position -> width d
+    token_dim: int                              # c: tokenizer output = every fuser's linear input
+    tokenizer: TokenizerShape
+
+
+class GLIGENAdapter(nn.Module):
+    def __init__(self, shape: AdapterShape) -> None:
+        super().__init__()
+        self.shape = shape
+        self.fusers = nn.ModuleDict({
+            pos.module_key: GatedSelfAttention(d, shape.token_dim, default_heads(d, shape.token_dim))
+            for pos, d in sorted(shape.fusers.items(), key=lambda kv: kv[0].sort_key())
+        })
+        t = shape.tokenizer
+        self.position_net = TextBoxTokenizer(t.in_dim, t.out_dim, t.fourier_freqs, t.hidden_dim)
+        self._by_position = {BlockPosition.from_module_key(k): m for k, m in self.fusers.items()}
+
+    @property
+    def family(self) -> str:
+        return family_of(self.shape.token_dim)
+
+    @property
+    def phrase_dim(self) -> int:
+        return self.shape.tokenizer.in_dim
+
+    def positions(self) -> list[BlockPosition]:
+        return list(self._by_position)
+
+    def fuser_at(self, position: BlockPosition) -> GatedSelfAttention | None:
+        return self._by_position.get(position)
+
+    def widths(self) -> list[int]:
+        return sorted(set(self.shape.fusers.values()))
+
+    def describe(self) -> str:
+        n = sum(p.numel() for p in self.parameters())
+        dtype = next(self.parameters()).dtype
+        return (f"{self.family} text-box GLIGEN: {len(self.fusers)} fusers (widths "
+                f"{'/'.join(map(str, self.widths()))}), {self.shape.token_dim}-d tokens from "
+                f"{self.phrase_dim}-d phrase features, {n:,} parameters, {str(dtype).replace('torch.', '')}")
+
+    def canonical_state_dict(self) -> dict[str, torch.Tensor]:
+        """Tensors under the ComfyUI pruned (LDM) names, the format this pack writes."""
+        out: dict[str, torch.Tensor] = {}
+        for pos, fuser in self._by_position.items():
+            for name, t in fuser.state_dict().items():
+                out[f"{pos.ldm_prefix()}.fuser.{name}"] = t
+        for name, t in self.position_net.state_dict().items():
+            out[f"position_net.{name}"] = t
+        return out

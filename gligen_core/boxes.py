@@ -1,0 +1,157 @@
+"""Parse and check the boxes a user places: JSON in, normalised xyxy out.
+
+The JSON is the whole state of the GroundingBoxes node (the box editor writes the same text)::
+
+    [{"phrase": "a red car", "box": [0.05, 0.55, 0.60, 0.95]},      # normalised xyxy, 0..1
+     {"phrase": "a corgi",   "box_px": [300, 180, 500, 400]}]       # pixels of the canvas
+
+or an object ``{"boxes": [...], ...}`` whose other keys belong to the editor. Origin is the top-left
+corner, x grows to the right, y downwards. Coordinates are kept exactly (no snapping to the 8-pixel
+latent grid). Nothing is clamped or dropped silently: a bad box is an error naming it, and more than
+``max_boxes`` boxes keep the largest ones (the policy GLIGEN was trained with) and say so.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import BoxesError
+from .tokenizer import MAX_OBJECTS
+
+ENTRY_KEYS = {"phrase", "box", "box_px"}
+EDITOR_KEYS = {"color", "id"}  # written by the box editor, ignored here
+
+
+@dataclass(frozen=True)
+class GroundingBox:
+    phrase: str
+    box: tuple[float, float, float, float]  # normalised x0, y0, x1, y1
+
+    @property
+    def area(self) -> float:
+        return (self.box[2] - self.box[0]) * (self.box[3] - self.box[1])
+
+
+@dataclass(frozen=True)
+class BoxLayout:
+    width: int
+    height: int
+    boxes: tuple[GroundingBox, ...]
+    dropped: tuple[GroundingBox, ...] = field(default=())
+
+    def report(self) -> str:
+        lines = [f"{len(self.boxes)} box{'es' if len(self.boxes) != 1 else ''} on a "
+                 f"{self.width}x{self.height} canvas"]
+        for i, b in enumerate(self.boxes, 1):
+            px = (b.box[0] * self.width, b.box[1] * self.height, b.box[2] * self.width, b.box[3] * self.height)
+            lines.append(f"  {i}. {b.phrase!r}: x {px[0]:g}-{px[2]:g}, y {px[1]:g}-{px[3]:g} px")
+        if self.dropped:
+            lines.append(drop_note(len(self.boxes) + len(self.dropped), len(self.boxes)) + ": "
+                         + ", ".join(repr(b.phrase) for b in self.dropped))
+        return "\n".join(lines)
+
+
+def drop_note(total: int, kept: int) -> str:
+    return (f"GLIGEN grounds at most {kept} boxes: kept the {kept} largest of {total}, "
+            f"dropped {total - kept}")
+
+
+def keep_largest(boxes: list[GroundingBox], limit: int = MAX_OBJECTS) -> tuple[list[GroundingBox], list[GroundingBox]]:
+    """Keep the ``limit`` largest boxes (ties: earlier first), in their original order."""
+    if len(boxes) <= limit:
+        return list(boxes), []
+    order = sorted(range(len(boxes)), key=lambda i: (-boxes[i].area, i))
+    keep = set(order[:limit])
+    return ([b for i, b in enumerate(boxes) if i in keep], [b for i, b in enumerate(boxes) if i not in keep])
+
+
+def _where(i: int, entry: Any) -> str:
+    phrase = entry.get("phrase") if isinstance(entry, dict) else None
+    return f"box #{i + 1}" + (f" ({phrase!r})" if isinstance(phrase, str) and phrase.strip() else "")
+
+
+def _coords(i: int, entry: dict, key: str) -> list[float]:
+    raw = entry[key]
+    if not isinstance(raw, (list, tuple)) or len(raw) != 4:
+        raise BoxesError(f"{_where(i, entry)}: '{key}' must be a list of 4 numbers [x0, y0, x1, y1], "
+                         f"got {json.dumps(raw)}.")
+    out = []
+    for name, v in zip(("x0", "y0", "x1", "y1"), raw):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise BoxesError(f"{_where(i, entry)}: {name} in '{key}' must be a number, got {json.dumps(v)}.")
+        if not math.isfinite(v):
+            raise BoxesError(f"{_where(i, entry)}: {name} in '{key}' is {v}; give a finite number.")
+        out.append(float(v))
+    return out
+
+
+def _parse_entry(i: int, entry: Any, width: int, height: int) -> GroundingBox:
+    if not isinstance(entry, dict):
+        raise BoxesError(f"box #{i + 1} must be an object like {{\"phrase\": \"a cat\", \"box\": [0.1, 0.1, 0.5, 0.5]}}, "
+                         f"got {json.dumps(entry)[:80]}.")
+    unknown = sorted(set(entry) - ENTRY_KEYS - EDITOR_KEYS)
+    if unknown:
+        raise BoxesError(f"{_where(i, entry)}: unknown key{'s' if len(unknown) > 1 else ''} "
+                         f"{', '.join(repr(k) for k in unknown)}; an entry has 'phrase' and either 'box' "
+                         f"(normalised 0..1) or 'box_px' (pixels).")
+    phrase = entry.get("phrase")
+    if not isinstance(phrase, str):
+        raise BoxesError(f"{_where(i, entry)}: 'phrase' must be text, got {json.dumps(phrase)}.")
+    if not phrase.strip():
+        raise BoxesError(f"{_where(i, entry)}: the phrase is empty; name what goes in the box (e.g. \"a red car\") "
+                         f"or delete the box.")
+    has_norm, has_px = "box" in entry, "box_px" in entry
+    if has_norm == has_px:
+        raise BoxesError(f"{_where(i, entry)}: give exactly one of 'box' (normalised 0..1) or 'box_px' (pixels), "
+                         f"{'not both' if has_norm else 'none was given'}.")
+    if has_norm:
+        x0, y0, x1, y1 = _coords(i, entry, "box")
+        for name, v in zip(("x0", "y0", "x1", "y1"), (x0, y0, x1, y1)):
+            if not 0.0 <= v <= 1.0:
+                raise BoxesError(f"{_where(i, entry)}: {name} = {v:g} is outside 0..1. 'box' is normalised to the "
+                                 f"canvas; use 'box_px' for pixel coordinates.")
+    else:
+        px = _coords(i, entry, "box_px")
+        for name, v, limit in zip(("x0", "y0", "x1", "y1"), px, (width, height, width, height)):
+            if not 0.0 <= v <= limit:
+                raise BoxesError(f"{_where(i, entry)}: {name} = {v:g} px is outside the {width}x{height} canvas "
+                                 f"(0..{limit}). Move the box inside or enlarge the canvas.")
+        x0, y0, x1, y1 = px[0] / width, px[1] / height, px[2] / width, px[3] / height
+    if x1 < x0 or y1 < y0:
+        axis = "x1 is left of x0" if x1 < x0 else "y1 is above y0"
+        raise BoxesError(f"{_where(i, entry)}: {axis}; boxes are [x0, y0, x1, y1] with the top-left corner first. "
+                         f"Swap the coordinates.")
+    if x1 == x0 or y1 == y0:
+        raise BoxesError(f"{_where(i, entry)}: the box has zero area; give it a width and a height.")
+    return GroundingBox(phrase.strip(), (x0, y0, x1, y1))
+
+
+def parse_boxes(text: str, width: int, height: int, max_boxes: int = MAX_OBJECTS) -> BoxLayout:
+    """Parse the node's JSON. Raises ``BoxesError`` naming the box, the value and the fix."""
+    for name, v in (("width", width), ("height", height)):
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise BoxesError(f"canvas {name} must be a positive whole number of pixels, got {v!r}.")
+    if text is None or not str(text).strip():
+        return BoxLayout(width, height, ())
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise BoxesError(f"the boxes are not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}). "
+                         f"Expected a list like [{{\"phrase\": \"a cat\", \"box\": [0.1, 0.2, 0.5, 0.9]}}].") from None
+    if isinstance(data, dict):
+        if "boxes" not in data:
+            raise BoxesError("the boxes JSON is an object without a 'boxes' list; give a list of boxes "
+                             "or {\"boxes\": [...]}.")
+        data = data["boxes"]
+    if not isinstance(data, list):
+        raise BoxesError(f"the boxes JSON must be a list of boxes, got {type(data).__name__}.")
+    boxes = [_parse_entry(i, e, width, height) for i, e in enumerate(data)]
+    kept, dropped = keep_largest(boxes, max_boxes)
+    return BoxLayout(width, height, tuple(kept), tuple(dropped))
+
+
+def dump_boxes(layout: BoxLayout) -> str:
+    """The normalised JSON of ``layout`` (kept boxes only)."""
+    return json.dumps([{"phrase": b.phrase, "box": list(b.box)} for b in layout.boxes])

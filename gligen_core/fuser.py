@@ -1,0 +1,100 @@
+"""GLIGEN's gated self-attention layer (the "fuser", GLIGEN spec section 3).
+
+Given visual tokens ``x [B, N, d]`` and grounding tokens ``objs [B, M, c]``::
+
+    g  = linear(objs)                                   # c -> d
+    a  = attn(norm1([x ; g]))[:, :N]                    # self-attention, visual outputs kept
+    x1 = x  + s * tanh(alpha_attn)  * a
+    x2 = x1 + s * tanh(alpha_dense) * ff(norm2(x1))     # GEGLU feed-forward
+
+``s`` is the per-call scale (scheduled sampling's beta, the node's strength). Queries are only
+needed for the N visual tokens, so they are computed from ``norm1(x)`` alone; LayerNorm is per token,
+so this equals slicing the full output. Parameter names follow the published files.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._ops import CastLayerNorm, CastLinear, scalar_like
+
+
+class _Attention(nn.Module):
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.to_q = CastLinear(dim, dim, bias=False)
+        self.to_k = CastLinear(dim, dim, bias=False)
+        self.to_v = CastLinear(dim, dim, bias=False)
+        self.to_out = nn.Sequential(CastLinear(dim, dim))
+
+    def forward(self, q_in: torch.Tensor, kv_in: torch.Tensor, heads: int | None = None) -> torch.Tensor:
+        h = heads or self.heads
+        b, n, d = q_in.shape
+        q = self.to_q(q_in).view(b, n, h, d // h).transpose(1, 2)
+        k = self.to_k(kv_in).view(b, kv_in.shape[1], h, d // h).transpose(1, 2)
+        v = self.to_v(kv_in).view(b, kv_in.shape[1], h, d // h).transpose(1, 2)
+        out = F.scaled_dot_product_attention(q, k, v)
+        return self.to_out(out.transpose(1, 2).reshape(b, n, d))
+
+
+class _GEGLU(nn.Module):
+    def __init__(self, dim: int, inner: int) -> None:
+        super().__init__()
+        self.proj = CastLinear(dim, inner * 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        value, gate = self.proj(x).chunk(2, dim=-1)
+        return value * F.gelu(gate)
+
+
+class _FeedForward(nn.Module):
+    def __init__(self, dim: int, mult: int = 4) -> None:
+        super().__init__()
+        self.net = nn.Sequential(_GEGLU(dim, dim * mult), nn.Identity(), CastLinear(dim * mult, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class GatedSelfAttention(nn.Module):
+    """One fuser of width ``dim`` reading grounding tokens of width ``context_dim``."""
+
+    def __init__(self, dim: int, context_dim: int, heads: int) -> None:
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"width {dim} is not divisible into {heads} heads")
+        self.dim = dim
+        self.context_dim = context_dim
+        self.linear = CastLinear(context_dim, dim)
+        self.attn = _Attention(dim, heads)
+        self.ff = _FeedForward(dim)
+        self.norm1 = CastLayerNorm(dim)
+        self.norm2 = CastLayerNorm(dim)
+        self.alpha_attn = nn.Parameter(torch.zeros(()))
+        self.alpha_dense = nn.Parameter(torch.zeros(()))
+
+    def _steps(self, x: torch.Tensor, objs: torch.Tensor, scale: float, heads: int | None):
+        g = self.linear(objs.to(device=x.device, dtype=x.dtype))
+        q_in = self.norm1(x)
+        kv_in = torch.cat((q_in, self.norm1(g)), dim=1)
+        d_attn = (scale * torch.tanh(scalar_like(self.alpha_attn, x))) * self.attn(q_in, kv_in, heads)
+        x1 = x + d_attn
+        d_dense = (scale * torch.tanh(scalar_like(self.alpha_dense, x))) * self.ff(self.norm2(x1))
+        return x1, d_attn, d_dense
+
+    def forward(self, x: torch.Tensor, objs: torch.Tensor, scale: float = 1.0,
+                heads: int | None = None) -> torch.Tensor:
+        """``x`` after both gated residuals (the sequential GLIGEN wiring)."""
+        x1, _, d_dense = self._steps(x, objs, scale, heads)
+        return x1 + d_dense
+
+    def residual(self, x: torch.Tensor, objs: torch.Tensor, scale: float = 1.0,
+                 heads: int | None = None) -> torch.Tensor:
+        """The layer's whole update ``forward(x) - x``, computed without the cancellation (ReGround)."""
+        _, d_attn, d_dense = self._steps(x, objs, scale, heads)
+        return d_attn + d_dense
+
+    def parameter_count(self) -> int:
+        return sum(p.numel() for p in self.parameters())

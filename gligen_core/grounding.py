@@ -1,0 +1,63 @@
+"""What a grounded conditioning carries: phrases, their features and their boxes.
+
+A ``Grounding`` is attached to a conditioning by the encoder and read by the patch, which turns it
+into tokens with the adapter's tokenizer once per sampling run. It holds raw inputs rather than
+tokens so the tokens always come from the adapter that actually runs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .boxes import GroundingBox, keep_largest
+from .tokenizer import MAX_OBJECTS
+
+
+@dataclass(frozen=True)
+class Grounding:
+    phrases: tuple[str, ...]
+    boxes: torch.Tensor      # [K, 4] float32, normalised xyxy
+    features: torch.Tensor   # [K, D] float32, one phrase feature per box
+    dropped: int = 0         # boxes left out by the keep-the-largest policy
+
+    def __post_init__(self) -> None:
+        k = len(self.phrases)
+        if self.boxes.shape != (k, 4) or self.features.ndim != 2 or self.features.shape[0] != k:
+            raise ValueError(f"inconsistent grounding: {k} phrases, boxes {tuple(self.boxes.shape)}, "
+                             f"features {tuple(self.features.shape)}")
+
+    def __len__(self) -> int:
+        return len(self.phrases)
+
+    @property
+    def feature_dim(self) -> int:
+        return int(self.features.shape[1])
+
+    def entries(self) -> list[GroundingBox]:
+        return [GroundingBox(p, tuple(float(v) for v in b)) for p, b in zip(self.phrases, self.boxes.tolist())]
+
+    def extended(self, other: "Grounding", limit: int = MAX_OBJECTS) -> "Grounding":
+        """This grounding followed by ``other``'s boxes; the largest ``limit`` boxes are kept."""
+        if len(self) and len(other) and self.feature_dim != other.feature_dim:
+            raise ValueError(f"cannot join {self.feature_dim}-d and {other.feature_dim}-d phrase features")
+        boxes = torch.cat((self.boxes, other.boxes))
+        features = torch.cat((self.features, other.features)) if len(self) else other.features
+        entries = self.entries() + other.entries()
+        kept, dropped = keep_largest(entries, limit)
+        idx = [i for i, e in enumerate(entries) if any(e is k for k in kept)]
+        return Grounding(tuple(entries[i].phrase for i in idx), boxes[idx], features[idx],
+                         self.dropped + other.dropped + len(dropped))
+
+    def slots(self, slots: int = MAX_OBJECTS) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(boxes [1, S, 4], masks [1, S], features [1, S, D])`` padded with empty slots."""
+        k = len(self)
+        if k > slots:
+            raise ValueError(f"{k} boxes do not fit {slots} slots")
+        boxes = torch.zeros(1, slots, 4)
+        masks = torch.zeros(1, slots)
+        features = torch.zeros(1, slots, self.feature_dim)
+        boxes[0, :k] = self.boxes
+        masks[0, :k] = 1.0
+        features[0, :k] = self.features
+        return boxes, masks, features

@@ -1,0 +1,329 @@
+"""Load a GLIGEN adapter from any published layout, strictly.
+
+Layouts, detected from the keys (GLIGEN spec section 7):
+- ``comfyui-pruned``: only ``...fuser.*`` and ``position_net.*`` tensors under LDM names (what users
+  keep in ``models/gligen``; also this pack's own output and the A1111 delta file);
+- ``official``: LDM names inside a whole UNet, usually the ``model`` entry of a pickled training
+  checkpoint (``gligen/*/diffusion_pytorch_model.bin``);
+- ``diffusers``: a ``UNet2DConditionModel`` state dict with ``attention_type="gated"``.
+
+Loading is strict where ComfyUI core is lenient: every fuser must hold exactly its 17 tensors with
+consistent shapes and the tokenizer its 8; anything missing, misshapen or unexpected is an error
+that names the tensor. Frozen UNet weights in the official and diffusers layouts are skipped.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import torch
+
+from .adapter import AdapterShape, GLIGENAdapter, TokenizerShape
+from .errors import GLIGENFileError
+from .pickles import load_pickle
+from .positions import BlockPosition, diffusers_resnets_per_block, parse_diffusers, parse_ldm
+
+Shape = tuple[int, ...]
+
+FUSER_SHAPES: dict[str, Callable[[int, int], Shape]] = {
+    "linear.weight": lambda d, c: (d, c),
+    "linear.bias": lambda d, c: (d,),
+    "attn.to_q.weight": lambda d, c: (d, d),
+    "attn.to_k.weight": lambda d, c: (d, d),
+    "attn.to_v.weight": lambda d, c: (d, d),
+    "attn.to_out.0.weight": lambda d, c: (d, d),
+    "attn.to_out.0.bias": lambda d, c: (d,),
+    "ff.net.0.proj.weight": lambda d, c: (8 * d, d),
+    "ff.net.0.proj.bias": lambda d, c: (8 * d,),
+    "ff.net.2.weight": lambda d, c: (d, 4 * d),
+    "ff.net.2.bias": lambda d, c: (d,),
+    "norm1.weight": lambda d, c: (d,),
+    "norm1.bias": lambda d, c: (d,),
+    "norm2.weight": lambda d, c: (d,),
+    "norm2.bias": lambda d, c: (d,),
+    "alpha_attn": lambda d, c: (),
+    "alpha_dense": lambda d, c: (),
+}
+
+# (in_dim, position_dim, hidden, out_dim) -> shape
+TOKENIZER_SHAPES: dict[str, Callable[[int, int, int, int], Shape]] = {
+    "null_positive_feature": lambda i, p, h, o: (i,),
+    "null_position_feature": lambda i, p, h, o: (p,),
+    "linears.0.weight": lambda i, p, h, o: (h, i + p),
+    "linears.0.bias": lambda i, p, h, o: (h,),
+    "linears.2.weight": lambda i, p, h, o: (h, h),
+    "linears.2.bias": lambda i, p, h, o: (h,),
+    "linears.4.weight": lambda i, p, h, o: (o, h),
+    "linears.4.bias": lambda i, p, h, o: (o,),
+}
+
+# Tokenizer tensors of GLIGEN modalities this version does not run, with what they are.
+OTHER_MODALITIES = {
+    "linears_text.": "a text+image GLIGEN (gligen-generation-text-image-box)",
+    "null_image_feature": "a text+image GLIGEN (gligen-generation-text-image-box)",
+    "person_embeddings": "a keypoint GLIGEN (gligen-generation-keypoint)",
+    "convnext_tiny_backbone.": "a spatial-map GLIGEN (HED / Canny / depth / normal / semantic)",
+}
+
+LDM_UNET = re.compile(r"^(?:model\.diffusion_model\.|diffusion_model\.|model\.)?"
+                      r"(input_blocks|middle_block|output_blocks|time_embed|out|label_emb)\.")
+DIFFUSERS_UNET = re.compile(r"^(?:unet\.)?(conv_in|conv_out|conv_norm_out|time_embedding|add_embedding|"
+                            r"class_embedding|encoder_hid_proj|down_blocks|mid_block|up_blocks)\.")
+POSITION_NET = re.compile(r"^(?P<prefix>.*?)position_net\.(?P<param>.+)$")
+
+LAYOUTS = ("comfyui-pruned", "official", "diffusers")
+SAFETENSORS_EXT = (".safetensors", ".sft")
+PICKLE_EXT = (".bin", ".pt", ".pth", ".ckpt")
+
+
+@dataclass
+class LoadedAdapter:
+    adapter: GLIGENAdapter
+    layout: str
+    source: str
+
+    def describe(self) -> str:
+        return f"{self.adapter.describe()} [{self.layout} layout, {self.source}]"
+
+
+class _Tensors:
+    """Key list plus lazy access, so a 4 GB diffusers UNet only reads its GLIGEN tensors."""
+
+    def __init__(self, keys: Iterable[str], get: Callable[[str], torch.Tensor], wrapped: str | None = None):
+        self.keys = list(keys)
+        self.get = get
+        self.wrapped = wrapped  # e.g. "model" when taken from a training checkpoint's 'model' entry
+
+
+def _read_safetensors(path: str) -> _Tensors:
+    from safetensors import safe_open
+    name = os.path.basename(path)
+    try:
+        f = safe_open(path, framework="pt", device="cpu")
+        keys = list(f.keys())
+    except Exception as e:
+        raise GLIGENFileError(
+            f"'{name}' is not a readable safetensors file (truncated or corrupt: {str(e).splitlines()[0]}). "
+            f"Download it again; a partial download is the usual cause.") from None
+
+    def get(key: str) -> torch.Tensor:
+        try:
+            return f.get_tensor(key)
+        except Exception as e:
+            raise GLIGENFileError(f"'{name}': tensor '{key}' cannot be read ({e}); the file is "
+                                  f"truncated or corrupt. Download it again.") from None
+    return _Tensors(keys, get)
+
+
+def _read_pickle(path: str) -> _Tensors:
+    name = os.path.basename(path)
+    obj = load_pickle(path)
+    wrapped = None
+    if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
+        obj, wrapped = obj["model"], "model"
+    elif isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+        obj, wrapped = obj["state_dict"], "state_dict"
+    if not isinstance(obj, dict):
+        raise GLIGENFileError(f"'{name}' holds a {type(obj).__name__}, not a dictionary of tensors; "
+                              f"it is not a GLIGEN weight file.")
+    tensors = {k: v for k, v in obj.items() if isinstance(k, str) and isinstance(v, torch.Tensor)}
+    return _Tensors(tensors, lambda k: tensors[k].clone(), wrapped)
+
+
+def _sniff(path: str) -> str:
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head[:2] == b"PK" or head[:1] == b"\x80":
+        return "pickle"
+    if len(head) >= 9 and head[8:9] == b"{":
+        return "safetensors"
+    return "unknown"
+
+
+def read_tensors(path: str) -> _Tensors:
+    name = os.path.basename(path)
+    if not os.path.isfile(path):
+        raise GLIGENFileError(f"GLIGEN file '{path}' does not exist.")
+    if os.path.getsize(path) == 0:
+        raise GLIGENFileError(f"'{name}' is empty (0 bytes). Download it again.")
+    ext = os.path.splitext(path)[1].lower()
+    kind = "safetensors" if ext in SAFETENSORS_EXT else "pickle" if ext in PICKLE_EXT else _sniff(path)
+    if kind == "safetensors":
+        return _read_safetensors(path)
+    if kind == "pickle":
+        return _read_pickle(path)
+    raise GLIGENFileError(f"'{name}' is neither a safetensors file nor a PyTorch checkpoint. GLIGEN files "
+                          f"end in .safetensors (preferred) or .bin/.pt/.pth/.ckpt.")
+
+
+def _diagnose_not_gligen(keys: list[str], name: str) -> GLIGENFileError:
+    sample = ", ".join(keys[:3]) or "no tensors at all"
+    if any(k.startswith("model.diffusion_model.") for k in keys):
+        what = "a Stable Diffusion checkpoint (it belongs in models/checkpoints)"
+    elif any("lora" in k.lower() for k in keys[:50]):
+        what = "a LoRA (it belongs in models/loras)"
+    elif any(DIFFUSERS_UNET.match(k) for k in keys):
+        what = "a diffusers UNet without GLIGEN fusers"
+    elif any(LDM_UNET.match(k) for k in keys):
+        what = "a UNet without GLIGEN fusers"
+    elif any(k.startswith(("encoder.", "decoder.", "first_stage_model.")) for k in keys):
+        what = "a VAE"
+    elif any("text_model" in k for k in keys[:50]):
+        what = "a text encoder"
+    else:
+        what = "not a GLIGEN file"
+    return GLIGENFileError(
+        f"'{name}' has no GLIGEN tensors: it looks like {what} (first keys: {sample}). A GLIGEN file holds "
+        f"'...transformer_blocks.N.fuser.*' and 'position_net.*' tensors; the SD1.x text-box files are "
+        f"gligen_sd14_textbox_pruned(.fp16).safetensors, the official gligen-generation-text-box "
+        f"checkpoint, or a diffusers GLIGEN UNet.")
+
+
+def _problems_error(name: str, problems: list[str]) -> GLIGENFileError:
+    shown = "\n  - ".join(problems[:12])
+    more = f"\n  ... and {len(problems) - 12} more" if len(problems) > 12 else ""
+    return GLIGENFileError(f"'{name}' is not a complete GLIGEN file ({len(problems)} problem"
+                           f"{'s' if len(problems) > 1 else ''}):\n  - {shown}{more}\n"
+                           f"Download the file again or use an unmodified release.")
+
+
+def _check_group(expected: dict[str, Shape], got: dict[str, tuple[str, torch.Tensor]],
+                 problems: list[str], where: str) -> None:
+    for param, shape in expected.items():
+        if param not in got:
+            problems.append(f"missing tensor '{where}.{param}' (expected shape {list(shape)})")
+        elif tuple(got[param][1].shape) != shape:
+            problems.append(f"tensor '{got[param][0]}' has shape {list(got[param][1].shape)}, "
+                            f"expected {list(shape)}")
+    for param in got:
+        if param not in expected:
+            problems.append(f"unexpected tensor '{got[param][0]}'")
+
+
+def _width_of(group: dict[str, tuple[str, torch.Tensor]], param: str, dim: int) -> int | None:
+    t = group.get(param)
+    if t is None or t[1].ndim <= dim:
+        return None
+    return int(t[1].shape[dim])
+
+
+def adapter_from_tensors(tensors: _Tensors, name: str) -> LoadedAdapter:
+    keys = tensors.keys
+    ldm = {k: p for k in keys if (p := parse_ldm(k))}
+    diff = {}
+    if not ldm:
+        per_block = diffusers_resnets_per_block(keys) or 2
+        diff = {k: p for k in keys if (p := parse_diffusers(k, per_block))}
+    if not ldm and not diff:
+        raise _diagnose_not_gligen(keys, name)
+
+    problems: list[str] = []
+    fusers: dict[BlockPosition, dict[str, tuple[str, torch.Tensor]]] = {}
+    for k, parsed in (ldm or diff).items():
+        pos, param = parsed[1], parsed[2]
+        if ldm and parsed[3] != 1:
+            problems.append(f"unexpected tensor '{k}' (a fuser lives in sub-module 1 of its block)")
+            continue
+        fusers.setdefault(pos, {})[param] = (k, tensors.get(k))
+    prefixes = {p[0] for p in (ldm or diff).values()}
+
+    tok: dict[str, tuple[str, torch.Tensor]] = {}
+    gligen_keys = set(ldm) | set(diff)
+    for k in keys:
+        m = POSITION_NET.match(k)
+        if m and m["prefix"] in prefixes | {"", "unet."}:
+            gligen_keys.add(k)
+            for marker, what in OTHER_MODALITIES.items():
+                if m["param"].startswith(marker):
+                    raise GLIGENFileError(
+                        f"'{name}' is {what}. This version runs text-box GLIGEN only "
+                        f"(tensor '{k}'); use gligen_sd14_textbox_pruned.safetensors or another text-box file.")
+            tok[m["param"]] = (k, tensors.get(k))
+
+    layout = "diffusers" if diff else "comfyui-pruned"
+    for k in keys:
+        if k in gligen_keys:
+            continue
+        if k.startswith("downsample_net.") or ".downsample_net." in k:
+            raise GLIGENFileError(f"'{name}' is a spatial-map GLIGEN (it has '{k}'); this version runs "
+                                  f"text-box GLIGEN only.")
+        if re.search(r"(input_blocks\.0\.0|conv_in)\.weight$", k):
+            t = tensors.get(k)
+            if t.ndim == 4 and t.shape[1] != 4:
+                raise GLIGENFileError(
+                    f"'{name}' has a {t.shape[1]}-channel first convolution ('{k}'): it is an inpainting or "
+                    f"spatial-map GLIGEN, which this version does not run. Use a text-box generation file.")
+        if (LDM_UNET.match(k) and ldm) or (DIFFUSERS_UNET.match(k) and diff):
+            if ldm:
+                layout = "official"
+            continue
+        problems.append(f"unexpected tensor '{k}' (neither a fuser, the position_net, nor a UNet weight)")
+    if tensors.wrapped and ldm:
+        layout = "official"
+
+    if not tok:
+        problems.append("no 'position_net.*' tensors: the grounding tokenizer is missing")
+    widths: dict[BlockPosition, int] = {}
+    token_dims: set[int] = set()
+    for pos, group in sorted(fusers.items(), key=lambda kv: kv[0].sort_key()):
+        d, c = _width_of(group, "linear.weight", 0), _width_of(group, "linear.weight", 1)
+        if d is None or c is None:
+            problems.append(f"missing tensor '{pos}.fuser.linear.weight' (it fixes the fuser's width)")
+            continue
+        _check_group({p: f(d, c) for p, f in FUSER_SHAPES.items()}, _squeeze_alphas(group), problems,
+                     f"{pos}.fuser")
+        widths[pos] = d
+        token_dims.add(c)
+
+    shape = None
+    if tok:
+        i = _width_of(tok, "null_positive_feature", 0)
+        p = _width_of(tok, "null_position_feature", 0)
+        h = _width_of(tok, "linears.0.weight", 0)
+        o = _width_of(tok, "linears.4.weight", 0)
+        if None in (i, p, h, o):
+            for param in ("null_positive_feature", "null_position_feature", "linears.0.weight", "linears.4.weight"):
+                if param not in tok:
+                    problems.append(f"missing tensor 'position_net.{param}'")
+        elif p % 8:
+            problems.append(f"tensor 'position_net.null_position_feature' has {p} entries; a Fourier box "
+                            f"embedding has a multiple of 8 (4 coordinates x sin/cos)")
+        else:
+            _check_group({q: f(i, p, h, o) for q, f in TOKENIZER_SHAPES.items()}, tok, problems, "position_net")
+            for c in sorted(token_dims - {o}):
+                problems.append(f"fusers read {c}-d tokens but position_net makes {o}-d tokens")
+            shape = AdapterShape(widths, o, TokenizerShape(i, o, h, p // 8))
+    if problems or shape is None:
+        raise _problems_error(name, problems or ["the file's tensors do not form a GLIGEN adapter"])
+
+    state = {f"fusers.{pos.module_key}.{param}": t.reshape(FUSER_SHAPES[param](widths[pos], shape.token_dim))
+             for pos, group in fusers.items() for param, (_, t) in group.items()}
+    state.update({f"position_net.{param}": t for param, (_, t) in tok.items()})
+    with torch.device("meta"):
+        adapter = GLIGENAdapter(shape)
+    adapter.load_state_dict(state, strict=True, assign=True)
+    adapter.requires_grad_(False)
+    adapter.eval()
+    return LoadedAdapter(adapter, layout, name)
+
+
+def _squeeze_alphas(group: dict[str, tuple[str, torch.Tensor]]) -> dict[str, tuple[str, torch.Tensor]]:
+    """Gates stored as ``[1]`` instead of ``[]`` hold the same single value: accept both."""
+    out = dict(group)
+    for gate in ("alpha_attn", "alpha_dense"):
+        if gate in out and tuple(out[gate][1].shape) == (1,):
+            out[gate] = (out[gate][0], out[gate][1].reshape(()))
+    return out
+
+
+def load_adapter(path: str) -> LoadedAdapter:
+    """Read ``path`` (any supported layout and container) into a ready adapter on the CPU."""
+    return adapter_from_tensors(read_tensors(path), os.path.basename(path))
+
+
+def save_adapter(adapter: GLIGENAdapter, path: str) -> None:
+    """Write ``adapter`` in the ComfyUI pruned layout (safetensors), loadable by core ComfyUI too."""
+    from safetensors.torch import save_file
+    save_file({k: v.contiguous() for k, v in adapter.canonical_state_dict().items()}, path)

@@ -1,0 +1,49 @@
+"""A picture of the layout: every box outlined in its own colour with its phrase."""
+from __future__ import annotations
+
+import colorsys
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+from .boxes import BoxLayout
+
+MAX_SIDE = 1024
+
+
+def box_colour(i: int) -> tuple[int, int, int]:
+    """Distinct, stable colours: golden-ratio steps around the hue circle."""
+    r, g, b = colorsys.hsv_to_rgb((i * 0.618033988749895) % 1.0, 0.75, 1.0)
+    return int(r * 255), int(g * 255), int(b * 255)
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1
+        return ImageFont.load_default()
+
+
+def render_layout(layout: BoxLayout, note: str = "") -> torch.Tensor:
+    """An IMAGE tensor ``[1, H, W, 3]`` in 0..1 with the canvas aspect (longest side at most 1024)."""
+    scale = min(1.0, MAX_SIDE / max(layout.width, layout.height))
+    w, h = max(1, round(layout.width * scale)), max(1, round(layout.height * scale))
+    img = Image.new("RGB", (w, h), (28, 28, 32))
+    draw = ImageDraw.Draw(img)
+    font = _font(max(10, min(w, h) // 28))
+    line = max(2, min(w, h) // 160)
+    for i, b in enumerate(layout.boxes):
+        c = box_colour(i)
+        x0, y0, x1, y1 = b.box[0] * w, b.box[1] * h, b.box[2] * w, b.box[3] * h
+        draw.rectangle((x0, y0, max(x0, x1 - 1), max(y0, y1 - 1)), outline=c, width=line)
+        label = f"{i + 1}. {b.phrase}"
+        tx, ty = x0 + line + 2, y0 + line + 1
+        bbox = draw.textbbox((tx, ty), label, font=font)
+        draw.rectangle((bbox[0] - 2, bbox[1] - 1, bbox[2] + 2, bbox[3] + 1), fill=(0, 0, 0))
+        draw.text((tx, ty), label, fill=c, font=font)
+    if note:
+        bbox = draw.textbbox((4, h - 4), note, font=font, anchor="lb")
+        draw.rectangle((bbox[0] - 2, bbox[1] - 2, bbox[2] + 2, bbox[3] + 2), fill=(120, 20, 20))
+        draw.text((4, h - 4), note, fill=(255, 255, 255), font=font, anchor="lb")
+    return torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).unsqueeze(0)

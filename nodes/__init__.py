@@ -1,0 +1,14 @@
+"""The pack's ComfyUI nodes: thin V3 nodes over ``gligen_core``."""
+from comfy_api.latest import ComfyExtension, io
+
+from .apply import GLIGENApply
+from .boxes import GroundingBoxes
+from .encoder import GroundingEncoder
+from .loader import GLIGENAdapterLoader
+
+NODES: list[type[io.ComfyNode]] = [GLIGENAdapterLoader, GroundingBoxes, GroundingEncoder, GLIGENApply]
+
+
+class GLIGENExtension(ComfyExtension):
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        return NODES

@@ -1,0 +1,68 @@
+"""GroundingBoxes: any number of (phrase, box) pairs in one node, as JSON the box editor also writes."""
+from __future__ import annotations
+
+import json
+import logging
+
+import nodes as comfy_nodes
+from comfy_api.latest import io, ui
+
+from ..gligen_core import BoxesError, parse_boxes
+from ..gligen_core.boxes import drop_note
+from ..gligen_core.preview import render_layout
+from .types import GroundingBoxesIO
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BOXES = json.dumps([
+    {"phrase": "a red car", "box": [0.05, 0.55, 0.6, 0.95]},
+    {"phrase": "a corgi", "box": [0.6, 0.35, 0.95, 0.9]},
+], indent=1)
+
+
+class GroundingBoxes(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="GLIGENGroundingBoxes",
+            display_name="GroundingBoxes",
+            category="conditioning/gligen",
+            description="Place boxes on a canvas and name what goes in each; outputs the layout and a preview.",
+            inputs=[
+                io.Int.Input("width", default=512, min=8, max=comfy_nodes.MAX_RESOLUTION, step=8,
+                             tooltip="Canvas width in pixels: the image you will generate. 'box_px' coordinates "
+                                     "are pixels of this canvas."),
+                io.Int.Input("height", default=512, min=8, max=comfy_nodes.MAX_RESOLUTION, step=8,
+                             tooltip="Canvas height in pixels."),
+                io.String.Input("boxes_json", default=DEFAULT_BOXES, multiline=True,
+                                tooltip='A JSON list of boxes: {"phrase": "a corgi", "box": [x0, y0, x1, y1]} with '
+                                        'coordinates normalised to 0..1 (top-left origin), or "box_px" in pixels of '
+                                        'the canvas. Up to 30 boxes are grounded; beyond that the 30 largest are kept.'),
+            ],
+            outputs=[
+                GroundingBoxesIO.Output(display_name="grounding",
+                                        tooltip="The boxes and phrases, for GroundingEncoder."),
+                io.Image.Output(display_name="preview",
+                                tooltip="The canvas with every box outlined and labelled with its phrase."),
+                io.String.Output(display_name="report",
+                                 tooltip="The boxes in pixels, and which boxes were dropped if there were more than 30."),
+            ],
+        )
+
+    @classmethod
+    def validate_inputs(cls, width: int, height: int, boxes_json: str) -> bool | str:
+        try:
+            parse_boxes(boxes_json, width, height)
+        except BoxesError as e:
+            return str(e)
+        return True
+
+    @classmethod
+    def execute(cls, width: int, height: int, boxes_json: str) -> io.NodeOutput:
+        layout = parse_boxes(boxes_json, width, height)
+        note = ""
+        if layout.dropped:
+            note = drop_note(len(layout.boxes) + len(layout.dropped), len(layout.boxes))
+            log.warning("GroundingBoxes: %s: %s", note, ", ".join(repr(b.phrase) for b in layout.dropped))
+        preview = render_layout(layout, note)
+        return io.NodeOutput(layout, preview, layout.report(), ui=ui.PreviewImage(preview, cls=cls))

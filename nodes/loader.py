@@ -1,0 +1,69 @@
+"""GLIGENAdapterLoader: a GLIGEN file from ComfyUI's ``models/gligen`` folder, in any layout."""
+from __future__ import annotations
+
+import logging
+
+import comfy.model_management as mm
+import comfy.model_patcher
+import folder_paths
+import torch
+from comfy_api.latest import io
+
+from ..gligen_core import GLIGENFileError, load_adapter
+from .types import AdapterRef, GLIGENAdapterIO
+
+log = logging.getLogger(__name__)
+
+NO_FILES_HINT = (
+    "No GLIGEN file found in models/gligen. Put an SD1.x text-box GLIGEN there, in any of these "
+    "layouts: gligen_sd14_textbox_pruned.safetensors or its _fp16 version (ComfyUI pruned, from "
+    "comfyanonymous/GLIGEN_pruned_safetensors), the official gligen/gligen-generation-text-box "
+    "checkpoint (diffusion_pytorch_model.bin), or a diffusers GLIGEN UNet "
+    "(unet/diffusion_pytorch_model.safetensors of masterful/gligen-1-4-generation-text-box); then "
+    "refresh the page.")
+
+
+def load_ref(name: str) -> AdapterRef:
+    files = folder_paths.get_filename_list("gligen")
+    if name not in files:
+        raise GLIGENFileError(NO_FILES_HINT if not files else
+                              f"GLIGEN file '{name}' is not in models/gligen (found: {', '.join(files[:8])}).")
+    loaded = load_adapter(folder_paths.get_full_path_or_raise("gligen", name))
+    adapter = loaded.adapter
+    if next(adapter.parameters()).dtype == torch.float32 and mm.should_use_fp16():
+        adapter.half()  # as core does: fp16 where the device prefers it
+    log.info("GLIGEN: loaded %s", loaded.describe())
+    patcher = comfy.model_patcher.ModelPatcher(
+        adapter, load_device=mm.get_torch_device(), offload_device=mm.unet_offload_device())
+    return AdapterRef(loaded, patcher)
+
+
+class GLIGENAdapterLoader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="GLIGENAdapterLoader",
+            display_name="GLIGEN Adapter Loader",
+            category="conditioning/gligen",
+            description="Load a GLIGEN file (ComfyUI pruned, official or diffusers layout) from models/gligen.",
+            inputs=[
+                io.Combo.Input("gligen_name", options=folder_paths.get_filename_list("gligen"),
+                               tooltip="A GLIGEN file in models/gligen: the pruned .safetensors, the official "
+                                       "checkpoint or a diffusers GLIGEN UNet. The layout is detected from its keys."),
+            ],
+            outputs=[
+                GLIGENAdapterIO.Output(display_name="gligen",
+                                       tooltip="The GLIGEN adapter: gated self-attention layers and the grounding tokenizer."),
+            ],
+        )
+
+    @classmethod
+    def validate_inputs(cls, gligen_name: str) -> bool | str:
+        files = folder_paths.get_filename_list("gligen")
+        if gligen_name not in files:
+            return NO_FILES_HINT if not files else f"'{gligen_name}' is not in models/gligen."
+        return True
+
+    @classmethod
+    def execute(cls, gligen_name: str) -> io.NodeOutput:
+        return io.NodeOutput(load_ref(gligen_name))

@@ -1,0 +1,1 @@
+"""Run ComfyUI workflows without its web server (tests, the headless runner)."""

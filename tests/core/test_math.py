@@ -1,0 +1,158 @@
+"""The Fourier embedding, the tokenizer and the fuser against the spec's formulas (GLIGEN.md 2.1, 3.2),
+written out here independently with plain loops and matrix products."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from gligen_pack.gligen_core import GatedSelfAttention, TextBoxTokenizer, fourier_embed, fourier_frequencies
+
+
+def spec_fourier(box: list[float]) -> list[float]:
+    out = []
+    for k in range(8):
+        f = 100.0 ** (k / 8)
+        out += [math.sin(f * c) for c in box]
+        out += [math.cos(f * c) for c in box]
+    return out
+
+
+def test_frequencies_are_the_spec_values():
+    expected = [1, 1.778, 3.162, 5.623, 10, 17.78, 31.62, 56.23]
+    assert fourier_frequencies().tolist() == pytest.approx(expected, rel=1e-3)
+
+
+def test_fourier_embedding_matches_formula_and_ordering():
+    gen = torch.Generator().manual_seed(0)
+    boxes = torch.rand(3, 5, 4, generator=gen, dtype=torch.float64)
+    emb = fourier_embed(boxes)
+    assert emb.shape == (3, 5, 64)
+    for b in range(3):
+        for i in range(5):
+            assert emb[b, i].tolist() == pytest.approx(spec_fourier(boxes[b, i].tolist()), abs=1e-5)  # float32 frequencies, as official
+    # index 8k + 4s + j: frequency 2 (3.162), cos, y0
+    assert emb[0, 0, 8 * 2 + 4 + 1].item() == pytest.approx(math.cos(100 ** 0.25 * boxes[0, 0, 1].item()))
+
+
+def random_tokenizer(seed=0, in_dim=16, out_dim=24, hidden=20):
+    torch.manual_seed(seed)
+    tok = TextBoxTokenizer(in_dim, out_dim, 8, hidden)
+    with torch.no_grad():
+        for p in tok.parameters():
+            p.normal_(0, 0.3)
+    return tok
+
+
+def spec_tokens(tok, boxes, masks, feats):
+    w = [tok.linears[i].weight.double() for i in (0, 2, 4)]
+    b = [tok.linears[i].bias.double() for i in (0, 2, 4)]
+    out = torch.zeros(boxes.shape[0], boxes.shape[1], w[2].shape[0], dtype=torch.float64)
+    for bi in range(boxes.shape[0]):
+        for s in range(boxes.shape[1]):
+            m = masks[bi, s].item()
+            pos = torch.tensor(spec_fourier(boxes[bi, s].tolist()), dtype=torch.float64)
+            pos = pos * m + tok.null_position_feature.double() * (1 - m)
+            txt = feats[bi, s].double() * m + tok.null_positive_feature.double() * (1 - m)
+            h = torch.cat([txt, pos])              # [semantic ; position]
+            h = w[0] @ h + b[0]
+            h = h * torch.sigmoid(h)
+            h = w[1] @ h + b[1]
+            h = h * torch.sigmoid(h)
+            out[bi, s] = w[2] @ h + b[2]
+    return out
+
+
+def test_tokenizer_matches_formula_with_masks_and_null_slots():
+    tok = random_tokenizer()
+    gen = torch.Generator().manual_seed(1)
+    boxes = torch.rand(2, 6, 4, generator=gen)
+    feats = torch.randn(2, 6, 16, generator=gen)
+    masks = torch.tensor([[1, 1, 0, 0, 0.5, 0], [1, 0, 0, 0, 0, 0]], dtype=torch.float32)
+    got = tok(boxes, masks, feats).double()
+    torch.testing.assert_close(got, spec_tokens(tok, boxes, masks, feats), rtol=1e-5, atol=1e-5)
+
+
+def test_null_tokens_are_identical_and_ignore_box_and_feature():
+    tok = random_tokenizer()
+    null = tok.null_tokens(batch=2, slots=30)
+    assert null.shape == (2, 30, 24)
+    torch.testing.assert_close(null[0, 0].expand(30, -1), null[0])
+    torch.testing.assert_close(null[0], null[1])
+    gen = torch.Generator().manual_seed(2)
+    other = tok(torch.rand(1, 30, 4, generator=gen), torch.zeros(1, 30), torch.randn(1, 30, 16, generator=gen))
+    torch.testing.assert_close(other[0], null[0])
+
+
+def random_fuser(dim=32, ctx=24, heads=4, seed=0, gates=(0.7, -0.4)):
+    torch.manual_seed(seed)
+    f = GatedSelfAttention(dim, ctx, heads)
+    with torch.no_grad():
+        for p in f.parameters():
+            p.normal_(0, 0.3)
+        f.alpha_attn.fill_(gates[0])
+        f.alpha_dense.fill_(gates[1])
+    return f
+
+
+def spec_fuser(f, x, objs, s, heads):
+    x, objs = x.double(), objs.double()
+    P = {k: v.double() for k, v in f.state_dict().items()}
+    n = x.shape[1]
+    d = x.shape[2]
+    g = objs @ P["linear.weight"].T + P["linear.bias"]
+
+    def ln(t, w, b):
+        mu = t.mean(-1, keepdim=True)
+        var = ((t - mu) ** 2).mean(-1, keepdim=True)
+        return (t - mu) / torch.sqrt(var + 1e-5) * w + b
+
+    u = ln(torch.cat([x, g], dim=1), P["norm1.weight"], P["norm1.bias"])
+    q, k, v = u @ P["attn.to_q.weight"].T, u @ P["attn.to_k.weight"].T, u @ P["attn.to_v.weight"].T
+    dh = d // heads
+    outs = []
+    for h in range(heads):
+        sl = slice(h * dh, (h + 1) * dh)
+        att = torch.softmax(q[..., sl] @ k[..., sl].transpose(1, 2) / math.sqrt(dh), dim=-1)
+        outs.append(att @ v[..., sl])
+    a = torch.cat(outs, -1) @ P["attn.to_out.0.weight"].T + P["attn.to_out.0.bias"]
+    x = x + s * math.tanh(P["alpha_attn"].item()) * a[:, :n]           # token selection
+    hdn = ln(x, P["norm2.weight"], P["norm2.bias"]) @ P["ff.net.0.proj.weight"].T + P["ff.net.0.proj.bias"]
+    value, gate = hdn[..., :4 * d], hdn[..., 4 * d:]
+    gelu = 0.5 * gate * (1 + torch.erf(gate / math.sqrt(2)))
+    ff = (value * gelu) @ P["ff.net.2.weight"].T + P["ff.net.2.bias"]
+    return x + s * math.tanh(P["alpha_dense"].item()) * ff
+
+
+@pytest.mark.parametrize("scale,heads", [(1.0, 4), (0.6, 4), (1.0, 8)])
+def test_fuser_matches_formula(scale, heads):
+    f = random_fuser()
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 10, 32, generator=gen)
+    objs = torch.randn(2, 30, 24, generator=gen)
+    got = f(x, objs, scale, heads=heads).double()
+    torch.testing.assert_close(got, spec_fuser(f, x, objs, scale, heads), rtol=1e-4, atol=1e-4)
+
+
+def test_fuser_identity_when_scale_or_gates_are_zero():
+    x = torch.randn(1, 9, 32)
+    objs = torch.randn(1, 30, 24)
+    assert torch.equal(random_fuser()(x, objs, 0.0), x)
+    assert torch.equal(random_fuser(gates=(0.0, 0.0))(x, objs, 1.0), x)
+
+
+def test_residual_is_the_layers_update():
+    f = random_fuser()
+    x = torch.randn(2, 7, 32)
+    objs = torch.randn(2, 30, 24)
+    torch.testing.assert_close(x + f.residual(x, objs, 0.8), f(x, objs, 0.8), rtol=1e-5, atol=1e-5)
+
+
+def test_fuser_follows_input_dtype():
+    f = random_fuser()
+    x = torch.randn(1, 5, 32, dtype=torch.float64)
+    assert f(x, torch.randn(1, 30, 24)).dtype == torch.float64
+    f16 = random_fuser().half()
+    out = f16(torch.randn(1, 5, 32), torch.randn(1, 30, 24))
+    assert out.dtype == torch.float32 and torch.isfinite(out).all()

@@ -1,0 +1,97 @@
+"""Tiny random models in the real key layouts, built with the host's own module classes.
+
+``build_sd1_checkpoint`` writes a complete SD1.x checkpoint (UNet, CLIP-L, VAE) that ComfyUI detects
+as SD1.x; its UNet is small (2 levels, widths 320/640, 7 transformer blocks). ``gligen_for`` writes a
+GLIGEN file in the ComfyUI pruned layout with one fuser per transformer block of that UNet.
+Both are deterministic, so they are cached between test runs.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+
+import torch
+
+from .gligen_files import pruned_state
+
+VERSION = "sd1-tiny-v1"
+UNET_CONFIG = dict(
+    image_size=32, in_channels=4, out_channels=4, model_channels=320, num_res_blocks=[1, 1],
+    channel_mult=[1, 2], num_heads=8, use_spatial_transformer=True, transformer_depth=[1, 1],
+    transformer_depth_middle=1, transformer_depth_output=[1, 1, 1, 1], context_dim=768,
+    use_linear_in_transformer=False, legacy=False,
+)
+VAE_CONFIG = {'double_z': True, 'z_channels': 4, 'resolution': 256, 'in_channels': 3, 'out_ch': 3, 'ch': 128,
+              'ch_mult': [1, 2, 4, 4], 'num_res_blocks': 2, 'attn_resolutions': [], 'dropout': 0.0}
+# Transformer blocks of that UNet: (LDM prefix, width), in UNet order.
+TINY_FUSERS = [("input_blocks.1.1", 320), ("input_blocks.3.1", 640), ("middle_block.1", 640),
+               ("output_blocks.0.1", 640), ("output_blocks.1.1", 640), ("output_blocks.2.1", 320),
+               ("output_blocks.3.1", 320)]
+
+
+def cache_dir() -> str:
+    d = os.environ.get("GLIGEN_TEST_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "gligen-pack-tests")
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+def build_sd1_checkpoint(path: str, seed: int = 0) -> None:
+    import comfy.ldm.models.autoencoder
+    import comfy.ldm.modules.diffusionmodules.openaimodel as openaimodel
+    import comfy.ops
+    import comfy.sd1_clip
+    from safetensors.torch import save_file
+
+    sd = {}
+    with torch.device("meta"):
+        unet = openaimodel.UNetModel(**UNET_CONFIG, operations=comfy.ops.disable_weight_init)
+    for k, v in _randomize_meta(unet, seed).items():
+        sd["model.diffusion_model." + k] = v.half()
+    clip = comfy.sd1_clip.SDClipModel(device="meta", dtype=torch.float16)
+    for k, v in _randomize_meta(clip, seed + 1).items():
+        if k.startswith("transformer."):
+            sd["cond_stage_model." + k] = v.half() if v.is_floating_point() and not k.endswith("position_ids") else v
+    with torch.device("meta"):
+        vae = comfy.ldm.models.autoencoder.AutoencoderKL(ddconfig=VAE_CONFIG, embed_dim=4)
+    for k, v in _randomize_meta(vae, seed + 2).items():
+        sd["first_stage_model." + k] = v.half()
+    save_file({k: v.contiguous() for k, v in sd.items()}, path)
+
+
+def _randomize_meta(module: torch.nn.Module, seed: int) -> dict[str, torch.Tensor]:
+    """Random values for every tensor of a module built on the meta device."""
+    shapes = {k: (tuple(t.shape), t.dtype) for k, t in module.state_dict().items()}
+    gen = torch.Generator().manual_seed(seed)
+    out = {}
+    for name, (shape, dtype) in shapes.items():
+        if not dtype.is_floating_point:
+            out[name] = torch.zeros(shape, dtype=dtype) if not name.endswith("position_ids") else \
+                torch.arange(shape[-1]).reshape(shape).to(dtype)
+        elif name.endswith("position_ids"):
+            out[name] = torch.arange(shape[-1]).reshape(shape).to(torch.float32)
+        elif len(shape) >= 2:
+            fan_in = 1
+            for s in shape[1:]:
+                fan_in *= s
+            out[name] = torch.randn(shape, generator=gen) / fan_in ** 0.5
+        elif "norm" in name and name.endswith("weight"):
+            out[name] = 1 + 0.02 * torch.randn(shape, generator=gen)
+        else:
+            out[name] = 0.02 * torch.randn(shape, generator=gen)
+    return out
+
+
+def gligen_for(path: str, seed: int = 1, gate: float = 0.5, dtype: torch.dtype = torch.float32) -> None:
+    from safetensors.torch import save_file
+    save_file(pruned_state(TINY_FUSERS, seed=seed, gate=gate, dtype=dtype), path)
+
+
+def cached(name: str, build, *args, **kwargs) -> str:
+    """Path of ``name`` in the cache, built once with ``build(path, ...)``."""
+    tag = hashlib.sha1(repr((VERSION, name, args, sorted(kwargs.items()))).encode()).hexdigest()[:10]
+    path = os.path.join(cache_dir(), f"{os.path.splitext(name)[0]}-{tag}{os.path.splitext(name)[1]}")
+    if not os.path.exists(path):
+        tmp = path + ".part"
+        build(tmp, *args, **kwargs)
+        os.replace(tmp, path)
+    return path
