@@ -1,7 +1,7 @@
 """GLIGEN in pure PyTorch: Fourier box embedding, grounding tokenizer, gated self-attention,
 adapter loading and conversion, box parsing. Imports nothing from ComfyUI."""
 from .adapter import AdapterShape, GLIGENAdapter, TokenizerShape, family_of
-from .boxes import BoxLayout, GroundingBox, dump_boxes, keep_largest, parse_boxes
+from .boxes import BoxLayout, GroundingBox, dump_boxes, format_boxes, keep_largest, parse_boxes
 from .errors import BoxesError, GLIGENError, GLIGENFileError, ModelMismatchError
 from .fourier import fourier_embed, fourier_frequencies
 from .fuser import GatedSelfAttention
@@ -14,6 +14,6 @@ __all__ = [
     "AdapterShape", "BlockPosition", "BoxLayout", "BoxesError", "GLIGENAdapter", "GLIGENError",
     "GLIGENFileError", "GatedSelfAttention", "Grounding", "GroundingBox", "LoadedAdapter", "MAX_OBJECTS",
     "ModelMismatchError", "TextBoxTokenizer", "TokenizerShape", "adapter_from_tensors", "dump_boxes",
-    "family_of", "fourier_embed", "fourier_frequencies", "keep_largest", "load_adapter", "parse_boxes",
+    "family_of", "format_boxes", "fourier_embed", "fourier_frequencies", "keep_largest", "load_adapter", "parse_boxes",
     "read_tensors", "save_adapter",
 ]

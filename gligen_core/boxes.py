@@ -152,6 +152,11 @@ def parse_boxes(text: str, width: int, height: int, max_boxes: int = MAX_OBJECTS
     return BoxLayout(width, height, tuple(kept), tuple(dropped))
 
 
+def format_boxes(entries: list[dict]) -> str:
+    """Box JSON with one box per line: easy to read and to edit by hand in the node's text field."""
+    return "[\n" + ",\n".join(" " + json.dumps(e, ensure_ascii=False) for e in entries) + "\n]"
+
+
 def dump_boxes(layout: BoxLayout) -> str:
     """The normalised JSON of ``layout`` (kept boxes only)."""
-    return json.dumps([{"phrase": b.phrase, "box": list(b.box)} for b in layout.boxes])
+    return format_boxes([{"phrase": b.phrase, "box": list(b.box)} for b in layout.boxes])

@@ -1,23 +1,22 @@
 """GroundingBoxes: any number of (phrase, box) pairs in one node, as JSON the box editor also writes."""
 from __future__ import annotations
 
-import json
 import logging
 
 import nodes as comfy_nodes
 from comfy_api.latest import io, ui
 
-from ..gligen_core import BoxesError, parse_boxes
+from ..gligen_core import BoxesError, format_boxes, parse_boxes
 from ..gligen_core.boxes import drop_note
 from ..gligen_core.preview import render_layout
 from .types import GroundingBoxesIO
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BOXES = json.dumps([
+DEFAULT_BOXES = format_boxes([
     {"phrase": "a red car", "box": [0.05, 0.55, 0.6, 0.95]},
     {"phrase": "a corgi", "box": [0.6, 0.35, 0.95, 0.9]},
-], indent=1)
+])
 
 
 class GroundingBoxes(io.ComfyNode):

@@ -51,15 +51,13 @@ class RunResult:
     prompt_id: str
     messages: list = field(default_factory=list)
     ui: dict = field(default_factory=dict)
-    executor: Any = None
+    values: dict = field(default_factory=dict)
 
-    def output(self, node_id: str) -> Any:
-        """The values a node returned (a tuple, one entry per output socket)."""
-        entry = self.executor.caches.outputs.get(str(node_id))
-        if entry is None:
-            raise KeyError(f"node {node_id} has no cached outputs")
-        values = getattr(entry, "outputs", entry)
-        return tuple(v[0] if isinstance(v, list) and len(v) == 1 else v for v in values)
+    def output(self, node_id: str) -> tuple:
+        """The values a node returned in this run (one entry per output socket)."""
+        if str(node_id) not in self.values:
+            raise KeyError(f"node {node_id} produced no outputs in this run")
+        return self.values[str(node_id)]
 
     def error(self) -> dict | None:
         for event, data in self.messages:
@@ -124,6 +122,18 @@ class Host:
             self.loaded_packs[pack_dir] = asyncio.run(nodes.load_custom_node(pack_dir))
         return self.loaded_packs[pack_dir]
 
+    def node_info(self, kind: str) -> dict | None:
+        """A node's definition as ``/object_info`` serves it, or None when it is not installed."""
+        import nodes
+        cls = nodes.NODE_CLASS_MAPPINGS.get(kind)
+        if cls is None:
+            return None
+        if hasattr(cls, "GET_NODE_INFO_V1"):
+            return cls.GET_NODE_INFO_V1()
+        info = {"input": cls.INPUT_TYPES(), "output": list(getattr(cls, "RETURN_TYPES", ()))}
+        info["output_name"] = list(getattr(cls, "RETURN_NAMES", None) or info["output"])
+        return info
+
     def _engine(self):
         import execution
         if self._executor is None:
@@ -145,8 +155,14 @@ class Host:
             executor.reset()
         prompt_id = str(uuid.uuid4())
         executor.execute(prompt, prompt_id, {}, outputs)
+        values = {}
+        for node_id in prompt:
+            entry = executor.caches.outputs.get(node_id)
+            if entry is not None:
+                raw = getattr(entry, "outputs", entry)
+                values[node_id] = tuple(v[0] if isinstance(v, list) and len(v) == 1 else v for v in raw)
         return RunResult(executor.success, prompt_id, list(executor.status_messages),
-                         dict(executor.history_result.get("outputs", {})), executor)
+                         dict(executor.history_result.get("outputs", {})), values)
 
 
 class PromptInvalid(Exception):

@@ -1,0 +1,111 @@
+"""Write the UI-format workflows of ``example_workflows/`` from compact descriptions.
+
+Run with a ComfyUI host: ``python tools/build_workflows.py`` (uses $COMFYUI_PATH or /opt/ComfyUI).
+Inputs, outputs and widget order come from the installed node definitions, so the files match what
+the frontend itself would save.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "example_workflows")
+
+CONTROL_AFTER_GENERATE = "fixed"
+BOXES = [
+    {"phrase": "a red vintage car", "box": [0.04, 0.5, 0.62, 0.94]},
+    {"phrase": "a corgi", "box": [0.62, 0.42, 0.96, 0.92]},
+    {"phrase": "a hot air balloon", "box": [0.3, 0.04, 0.62, 0.36]},
+]
+
+
+def grounded_txt2img():
+    """(name, type, widgets {input: value}, links {input: (node name, output index)}, pos, size)."""
+    from gligen_pack.gligen_core import format_boxes
+    return [
+        ("ckpt", "CheckpointLoaderSimple", {"ckpt_name": "v1-5-pruned-emaonly.safetensors"}, {}, (40, 120), (320, 100)),
+        ("gligen", "GLIGENAdapterLoader", {"gligen_name": "gligen_sd14_textbox_pruned.safetensors"}, {}, (40, 280), (320, 60)),
+        ("boxes", "GLIGENGroundingBoxes", {"width": 512, "height": 512, "boxes_json": format_boxes(BOXES)}, {}, (40, 380), (360, 520)),
+        ("pos", "CLIPTextEncode", {"text": "a photo of a sunny street with a vintage car and a dog, a balloon in the sky"},
+         {"clip": ("ckpt", 1)}, (440, 40), (400, 160)),
+        ("neg", "CLIPTextEncode", {"text": "blurry, low quality"}, {"clip": ("ckpt", 1)}, (440, 240), (400, 120)),
+        ("encode", "GLIGENGroundingEncoder", {}, {"conditioning": ("pos", 0), "clip": ("ckpt", 1),
+                                                   "gligen": ("gligen", 0), "grounding": ("boxes", 0)}, (440, 400), (300, 100)),
+        ("apply", "GLIGENApply", {"strength": 1.0, "negative": "null grounding (paper)"},
+         {"model": ("ckpt", 0), "gligen": ("gligen", 0)}, (440, 560), (300, 110)),
+        ("latent", "EmptyLatentImage", {"width": 512, "height": 512, "batch_size": 1}, {}, (440, 720), (300, 110)),
+        ("sampler", "KSampler", {"seed": 42, "steps": 30, "cfg": 7.5, "sampler_name": "euler", "scheduler": "normal",
+                                 "denoise": 1.0},
+         {"model": ("apply", 0), "positive": ("encode", 0), "negative": ("neg", 0), "latent_image": ("latent", 0)},
+         (880, 120), (320, 270)),
+        ("decode", "VAEDecode", {}, {"samples": ("sampler", 0), "vae": ("ckpt", 2)}, (880, 440), (220, 50)),
+        ("save", "SaveImage", {"filename_prefix": "gligen"}, {"images": ("decode", 0)}, (1240, 120), (420, 460)),
+    ]
+
+
+WORKFLOWS = {"gligen_text_to_image": grounded_txt2img}
+
+
+def build(title: str, spec, node_info) -> dict:
+    ids = {name: i + 1 for i, (name, *_rest) in enumerate(spec)}
+    nodes, links = [], []
+    out_links: dict[tuple[str, int], list[int]] = {}
+    for name, kind, widgets, wired, pos, size in spec:
+        for inp, (src, slot) in wired.items():
+            link_id = len(links) + 1
+            src_type = node_info(dict((n, k) for n, k, *_ in spec)[src])["output"][slot]
+            links.append([link_id, ids[src], slot, ids[name], inp, src_type])
+            out_links.setdefault((src, slot), []).append(link_id)
+    for order, (name, kind, widgets, wired, pos, size) in enumerate(spec):
+        info = node_info(kind)
+        inputs, values = [], []
+        for section in ("required", "optional"):
+            for inp, spec_ in (info["input"].get(section) or {}).items():
+                t = spec_[0]
+                opts = spec_[1] if len(spec_) > 1 and isinstance(spec_[1], dict) else {}
+                is_widget = (isinstance(t, list) or t in ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO")) \
+                    and not opts.get("forceInput")
+                type_name = "COMBO" if isinstance(t, list) else t
+                link = next((l[0] for l in links if l[3] == ids[name] and l[4] == inp), None)
+                if is_widget:
+                    if inp not in widgets:
+                        widgets = {**widgets, inp: opts.get("default", t[0] if isinstance(t, list) and t else None)}
+                    values.append(widgets[inp])
+                    if opts.get("control_after_generate"):
+                        values.append(CONTROL_AFTER_GENERATE)
+                    inputs.append({"name": inp, "type": type_name, "widget": {"name": inp}, "link": link})
+                elif link is not None or section == "required":
+                    inputs.append({"name": inp, "type": t, "link": link})
+        outputs = [{"name": n, "type": t, "links": out_links.get((name, i), []), "slot_index": i}
+                   for i, (t, n) in enumerate(zip(info["output"], info.get("output_name", info["output"])))]
+        nodes.append({"id": ids[name], "type": kind, "pos": list(pos), "size": list(size), "flags": {}, "order": order,
+                      "mode": 0, "inputs": inputs, "outputs": outputs,
+                      "properties": {"Node name for S&R": kind}, "widgets_values": values})
+    for l in links:  # target slot index, as the frontend stores it
+        target = next(n for n in nodes if n["id"] == l[3])
+        l[4] = next(i for i, inp in enumerate(target["inputs"]) if inp["name"] == l[4])
+    return {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"gligen-pack/{title}")), "revision": 0, "last_node_id": len(nodes),
+            "last_link_id": len(links), "nodes": nodes, "links": links, "groups": [], "config": {},
+            "extra": {"ds": {"scale": 0.8, "offset": [0, 0]}}, "version": 0.4}
+
+
+def main() -> None:
+    sys.path.insert(0, ROOT)
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    import conftest  # noqa: F401  (imports the pack as gligen_pack)
+    from gligen_pack.runner.host import Host
+    host = Host.boot()
+    host.load_pack(ROOT)
+    os.makedirs(OUT, exist_ok=True)
+    for name, spec in WORKFLOWS.items():
+        with open(os.path.join(OUT, f"{name}.json"), "w") as f:
+            json.dump(build(name, spec(), host.node_info), f, indent=1)
+            f.write("\n")
+        print("wrote", name)
+
+
+if __name__ == "__main__":
+    main()
