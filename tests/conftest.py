@@ -18,3 +18,19 @@ if "gligen_pack" not in sys.modules:
     module = importlib.util.module_from_spec(spec)
     sys.modules["gligen_pack"] = module
     spec.loader.exec_module(module)
+
+from gligen_pack.runner.host import find_comfyui  # noqa: E402
+
+HOST = find_comfyui()
+HOST_SKIP = ("host tests skipped: no ComfyUI found. Set COMFYUI_PATH to a ComfyUI checkout, install one at "
+             "/opt/ComfyUI, or put this pack in ComfyUI/custom_nodes to run them.")
+collect_ignore_glob = [] if HOST else ["host/*"]
+
+
+def pytest_report_header(config):
+    return f"ComfyUI host: {HOST}" if HOST else f"ComfyUI host: none ({HOST_SKIP})"
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not HOST:
+        terminalreporter.write_line(HOST_SKIP, yellow=True)

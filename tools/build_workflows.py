@@ -101,10 +101,24 @@ def main() -> None:
     host.load_pack(ROOT)
     os.makedirs(OUT, exist_ok=True)
     for name, spec in WORKFLOWS.items():
+        workflow = build(name, spec(), host.node_info)
         with open(os.path.join(OUT, f"{name}.json"), "w") as f:
-            json.dump(build(name, spec(), host.node_info), f, indent=1)
+            json.dump(workflow, f, indent=1)
             f.write("\n")
+        thumbnail(workflow, os.path.join(OUT, f"{name}.jpg"))
         print("wrote", name)
+
+
+def thumbnail(workflow: dict, path: str) -> None:
+    """The template browser's picture: the workflow's box layout, as GroundingBoxes previews it."""
+    import numpy as np
+    from PIL import Image
+    from gligen_pack.gligen_core import parse_boxes
+    from gligen_pack.gligen_core.preview import render_layout
+    node = next(n for n in workflow["nodes"] if n["type"] == "GLIGENGroundingBoxes")
+    width, height, text = node["widgets_values"][:3]
+    img = render_layout(parse_boxes(text, width, height))[0].numpy()
+    Image.fromarray((img * 255).round().astype(np.uint8)).resize((256, 256 * height // width)).save(path, quality=88)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,7 @@ import pytest
 from gligen_pack.runner.host import find_comfyui
 from helpers.tiny_models import build_sd1_checkpoint, cached, gligen_for
 
-SKIP_REASON = ("no ComfyUI host found: set COMFYUI_PATH to a ComfyUI checkout (or install one at "
-               "/opt/ComfyUI) to run the host tests")
-
-
-def pytest_report_header(config):
-    path = find_comfyui()
-    return f"ComfyUI host: {path}" if path else f"ComfyUI host: none ({SKIP_REASON})"
+SKIP_REASON = "no ComfyUI host found: set COMFYUI_PATH to a ComfyUI checkout to run the host tests"
 
 
 @pytest.fixture(scope="session")
