@@ -5,8 +5,9 @@ from .apply import GLIGENApply
 from .boxes import GroundingBoxes
 from .encoder import GroundingEncoder
 from .loader import GLIGENAdapterLoader
+from .sampler import ScheduledSampler
 
-NODES: list[type[io.ComfyNode]] = [GLIGENAdapterLoader, GroundingBoxes, GroundingEncoder, GLIGENApply]
+NODES: list[type[io.ComfyNode]] = [GLIGENAdapterLoader, GroundingBoxes, GroundingEncoder, GLIGENApply, ScheduledSampler]
 
 
 class GLIGENExtension(ComfyExtension):

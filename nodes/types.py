@@ -26,3 +26,6 @@ class AdapterRef:
     @property
     def adapter(self):
         return self.loaded.adapter
+
+    def __deepcopy__(self, memo):  # a patched model's clone shares the adapter, never copies it
+        return self

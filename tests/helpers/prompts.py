@@ -44,14 +44,31 @@ def ksampler(g: Graph, model, positive, negative, latent, seed: int = 7, steps: 
 
 
 def ours(g: Graph, b: dict, gligen: str, boxes=BOXES, size: int = 64, strength: float = 1.0,
-         negative_mode: str = "null grounding (paper)") -> tuple[list, list, str]:
+         negative_mode: str = "null grounding (paper)", **apply_options) -> tuple[list, list, str]:
     """The pack's nodes: returns (patched model, grounded positive, boxes node id)."""
     loader = g.add("GLIGENAdapterLoader", gligen_name=gligen)
     boxes_node = g.add("GLIGENGroundingBoxes", width=size, height=size, boxes_json=json.dumps(boxes))
     enc = g.add("GLIGENGroundingEncoder", conditioning=b["positive"], clip=b["clip"], gligen=g.out(loader),
                 grounding=g.out(boxes_node))
-    apply = g.add("GLIGENApply", model=b["model"], gligen=g.out(loader), strength=strength, negative=negative_mode)
+    apply = g.add("GLIGENApply", model=b["model"], gligen=g.out(loader), strength=strength, negative=negative_mode,
+                  **apply_options)
     return g.out(apply), g.out(enc), boxes_node
+
+
+def scheduled(g: Graph, model, positive, negative, latent, seed: int = 7, steps: int = 5, cfg: float = 7.0,
+              tau: float = 0.3, decay: float = 0.0, sampler: str = "euler", scheduler: str = "normal",
+              denoise: float = 1.0) -> str:
+    return g.add("GLIGENScheduledSampler", model=model, seed=seed, steps=steps, cfg=cfg, sampler_name=sampler,
+                 scheduler=scheduler, positive=positive, negative=negative, latent_image=latent, denoise=denoise,
+                 grounded_fraction=tau, decay_fraction=decay)
+
+
+def advanced(g: Graph, model, positive, negative, latent, start: int, end: int, steps: int, seed: int = 7,
+             cfg: float = 7.0, add_noise: bool = True, leftover: bool = True) -> str:
+    return g.add("KSamplerAdvanced", model=model, add_noise="enable" if add_noise else "disable", noise_seed=seed,
+                 steps=steps, cfg=cfg, sampler_name="euler", scheduler="normal", positive=positive,
+                 negative=negative, latent_image=latent, start_at_step=start, end_at_step=end,
+                 return_with_leftover_noise="enable" if leftover else "disable")
 
 
 def core(g: Graph, b: dict, gligen: str, boxes=BOXES) -> list:
