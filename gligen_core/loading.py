@@ -109,8 +109,8 @@ def _read_safetensors(path: str) -> _Tensors:
             f"Download it again; a partial download is the usual cause.") from None
 
     def get(key: str) -> torch.Tensor:
-        try:
-            return f.get_tensor(key)
+        try:  # own the memory: a memory-mapped tensor would break if the file were replaced while in use
+            return f.get_tensor(key).clone()
         except Exception as e:
             raise GLIGENFileError(f"'{name}': tensor '{key}' cannot be read ({e}); the file is "
                                   f"truncated or corrupt. Download it again.") from None

@@ -6,6 +6,7 @@ from comfy_api.latest import io
 
 from ..gligen_core import BoxLayout, Grounding, ModelMismatchError
 from .types import GROUNDING_KEY, AdapterRef, GLIGENAdapterIO, GroundingBoxesIO
+from .unpatched import attach_check
 
 CLIP_MAX_TOKENS = 75  # 77 minus the start and end tokens
 
@@ -75,5 +76,6 @@ class GroundingEncoder(io.ComfyNode):
             extra = extra.copy()
             previous = extra.get(GROUNDING_KEY)
             extra[GROUNDING_KEY] = previous.extended(g) if previous is not None else g
+            attach_check(extra, extra[GROUNDING_KEY].phrases)
             out.append([cond, extra])
         return io.NodeOutput(out)

@@ -29,6 +29,7 @@ import torch
 from ..gligen_core import BlockPosition, Grounding, MAX_OBJECTS
 from ..gligen_core.schedule import StepSchedule, active_in_range
 from .types import GROUNDING_KEY, PATCH_KEY, AdapterRef
+from .unpatched import strip_checks
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +148,7 @@ class GroundingPatch(_Shared):
             to[RUN_KEY] = run
         run.register(conds)
         run.scale = self.scale_for(float(timestep.max()), to)
-        return executor(model, conds, x_in, timestep, model_options)
+        return executor(model, strip_checks(conds), x_in, timestep, model_options)
 
     def _run(self, extra_options: dict) -> tuple[RunState, list | None]:
         run = extra_options.get(RUN_KEY)

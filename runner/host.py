@@ -7,6 +7,7 @@ import time.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 import uuid
@@ -79,7 +80,10 @@ class Host:
     @classmethod
     def boot(cls, comfy_path: str | None = None, *, cpu: bool = True, output_dir: str | None = None,
              temp_dir: str | None = None, input_dir: str | None = None,
-             model_dirs: dict[str, list[str]] | None = None) -> "Host":
+             model_dirs: dict[str, list[str]] | None = None, quiet: bool = False, **cli_args: Any) -> "Host":
+        """``cli_args`` set ComfyUI command-line options by attribute name (``use_pytorch_cross_attention=True``);
+        they only take effect in the first boot of a process. ``quiet`` hides the warnings ComfyUI logs
+        while it loads its own optional nodes (missing torchaudio and the like)."""
         if cls._instance is not None:
             cls._instance.add_model_dirs(model_dirs or {})
             return cls._instance
@@ -95,6 +99,10 @@ class Host:
             from comfy.cli_args import args
             args.cpu = cpu or args.cpu
             args.disable_auto_launch = True
+            for name, value in cli_args.items():
+                if not hasattr(args, name):
+                    raise ValueError(f"ComfyUI has no command-line option '{name}'")
+                setattr(args, name, value)
         import folder_paths
         for setter, d in ((folder_paths.set_output_directory, output_dir), (folder_paths.set_temp_directory, temp_dir),
                           (folder_paths.set_input_directory, input_dir)):
@@ -102,8 +110,15 @@ class Host:
                 os.makedirs(d, exist_ok=True)
                 setter(d)
         import utils.install_util  # noqa: F401  (as main.py does, before nodes.py puts comfy/ first on sys.path)
-        import nodes
-        asyncio.run(nodes.init_extra_nodes(init_custom_nodes=False, init_api_nodes=False))
+        root = logging.getLogger()
+        level = root.level
+        if quiet:
+            root.setLevel(logging.ERROR)
+        try:
+            import nodes
+            asyncio.run(nodes.init_extra_nodes(init_custom_nodes=False, init_api_nodes=False))
+        finally:
+            root.setLevel(level)
         host = cls(comfy_path)
         host.add_model_dirs(model_dirs or {})
         cls._instance = host
@@ -114,6 +129,11 @@ class Host:
         for kind, dirs in model_dirs.items():
             for d in dirs:
                 folder_paths.add_model_folder_path(kind, d)
+
+    def load_installed_custom_nodes(self) -> None:
+        """Load the custom nodes installed in ComfyUI's custom_nodes folders, as the server does."""
+        import nodes
+        asyncio.run(nodes.init_external_custom_nodes())
 
     def load_pack(self, pack_dir: str = PACK_DIR) -> bool:
         import nodes
@@ -145,8 +165,9 @@ class Host:
         import execution
         return asyncio.run(execution.validate_prompt(str(uuid.uuid4()), prompt, None))
 
-    def run(self, prompt: dict, fresh_cache: bool = False) -> RunResult:
-        """Validate and execute an API-format prompt. Raises ``PromptInvalid`` when validation fails."""
+    def run(self, prompt: dict, fresh_cache: bool = False, client_id: str | None = None) -> RunResult:
+        """Validate and execute an API-format prompt. Raises ``PromptInvalid`` when validation fails.
+        With a ``client_id`` the engine also reports per-node progress to ``on_message``."""
         valid, error, outputs, node_errors = self.validate(prompt)
         if not valid:
             raise PromptInvalid(error, node_errors)
@@ -154,7 +175,7 @@ class Host:
         if fresh_cache:
             executor.reset()
         prompt_id = str(uuid.uuid4())
-        executor.execute(prompt, prompt_id, {}, outputs)
+        executor.execute(prompt, prompt_id, {"client_id": client_id} if client_id else {}, outputs)
         values = {}
         for node_id in prompt:
             entry = executor.caches.outputs.get(node_id)

@@ -22,31 +22,48 @@ BOXES = [
 ]
 
 
-def grounded_txt2img():
+def grounded_txt2img(sampler: str = "KSampler", reground: bool = False,
+                     prompt: str = "a photo of a sunny street with a vintage car and a dog, a balloon in the sky"):
     """(name, type, widgets {input: value}, links {input: (node name, output index)}, pos, size)."""
     from gligen_pack.gligen_core import format_boxes
+    sampler_widgets = {"seed": 42, "steps": 30, "cfg": 7.5, "sampler_name": "euler", "scheduler": "normal", "denoise": 1.0}
+    if sampler == "GLIGENScheduledSampler":
+        sampler_widgets.update(grounded_fraction=0.3, decay_fraction=0.0)
     return [
         ("ckpt", "CheckpointLoaderSimple", {"ckpt_name": "v1-5-pruned-emaonly.safetensors"}, {}, (40, 120), (320, 100)),
         ("gligen", "GLIGENAdapterLoader", {"gligen_name": "gligen_sd14_textbox_pruned.safetensors"}, {}, (40, 280), (320, 60)),
         ("boxes", "GLIGENGroundingBoxes", {"width": 512, "height": 512, "boxes_json": format_boxes(BOXES)}, {}, (40, 380), (360, 520)),
-        ("pos", "CLIPTextEncode", {"text": "a photo of a sunny street with a vintage car and a dog, a balloon in the sky"},
-         {"clip": ("ckpt", 1)}, (440, 40), (400, 160)),
+        ("pos", "CLIPTextEncode", {"text": prompt}, {"clip": ("ckpt", 1)}, (440, 40), (400, 160)),
         ("neg", "CLIPTextEncode", {"text": "blurry, low quality"}, {"clip": ("ckpt", 1)}, (440, 240), (400, 120)),
         ("encode", "GLIGENGroundingEncoder", {}, {"conditioning": ("pos", 0), "clip": ("ckpt", 1),
                                                    "gligen": ("gligen", 0), "grounding": ("boxes", 0)}, (440, 400), (300, 100)),
-        ("apply", "GLIGENApply", {"strength": 1.0, "negative": "null grounding (paper)"},
-         {"model": ("ckpt", 0), "gligen": ("gligen", 0)}, (440, 560), (300, 110)),
-        ("latent", "EmptyLatentImage", {"width": 512, "height": 512, "batch_size": 1}, {}, (440, 720), (300, 110)),
-        ("sampler", "KSampler", {"seed": 42, "steps": 30, "cfg": 7.5, "sampler_name": "euler", "scheduler": "normal",
-                                 "denoise": 1.0},
+        ("apply", "GLIGENApply", {"strength": 1.0, "negative": "null grounding (paper)", "start_percent": 0.0,
+                                  "end_percent": 1.0, "reground": reground},
+         {"model": ("ckpt", 0), "gligen": ("gligen", 0)}, (440, 560), (300, 190)),
+        ("latent", "EmptyLatentImage", {"width": 512, "height": 512, "batch_size": 1}, {}, (440, 800), (300, 110)),
+        ("sampler", sampler, sampler_widgets,
          {"model": ("apply", 0), "positive": ("encode", 0), "negative": ("neg", 0), "latent_image": ("latent", 0)},
-         (880, 120), (320, 270)),
-        ("decode", "VAEDecode", {}, {"samples": ("sampler", 0), "vae": ("ckpt", 2)}, (880, 440), (220, 50)),
+         (880, 120), (320, 330)),
+        ("decode", "VAEDecode", {}, {"samples": ("sampler", 0), "vae": ("ckpt", 2)}, (880, 500), (220, 50)),
         ("save", "SaveImage", {"filename_prefix": "gligen"}, {"images": ("decode", 0)}, (1240, 120), (420, 460)),
     ]
 
 
-WORKFLOWS = {"gligen_text_to_image": grounded_txt2img}
+def scheduled_sampling():
+    return grounded_txt2img(sampler="GLIGENScheduledSampler")
+
+
+def reground():
+    return grounded_txt2img(reground=True, prompt="a low poly illustration of a sunny street with a vintage car "
+                                                   "draped with a colorful blanket, a dog, a balloon in the sky")
+
+
+# name -> (spec, label on the thumbnail)
+WORKFLOWS = {
+    "gligen_text_to_image": (grounded_txt2img, "GLIGEN text-to-image"),
+    "gligen_scheduled_sampling": (scheduled_sampling, "scheduled sampling, tau = 0.3"),
+    "gligen_reground": (reground, "ReGround"),
+}
 
 
 def build(title: str, spec, node_info) -> dict:
@@ -100,16 +117,16 @@ def main() -> None:
     host = Host.boot()
     host.load_pack(ROOT)
     os.makedirs(OUT, exist_ok=True)
-    for name, spec in WORKFLOWS.items():
+    for name, (spec, label) in WORKFLOWS.items():
         workflow = build(name, spec(), host.node_info)
         with open(os.path.join(OUT, f"{name}.json"), "w") as f:
             json.dump(workflow, f, indent=1)
             f.write("\n")
-        thumbnail(workflow, os.path.join(OUT, f"{name}.jpg"))
+        thumbnail(workflow, label, os.path.join(OUT, f"{name}.jpg"))
         print("wrote", name)
 
 
-def thumbnail(workflow: dict, path: str) -> None:
+def thumbnail(workflow: dict, label: str, path: str) -> None:
     """The template browser's picture: the workflow's box layout, as GroundingBoxes previews it."""
     import numpy as np
     from PIL import Image
@@ -117,7 +134,7 @@ def thumbnail(workflow: dict, path: str) -> None:
     from gligen_pack.gligen_core.preview import render_layout
     node = next(n for n in workflow["nodes"] if n["type"] == "GLIGENGroundingBoxes")
     width, height, text = node["widgets_values"][:3]
-    img = render_layout(parse_boxes(text, width, height))[0].numpy()
+    img = render_layout(parse_boxes(text, width, height), note=label)[0].numpy()
     Image.fromarray((img * 255).round().astype(np.uint8)).resize((256, 256 * height // width)).save(path, quality=88)
 
 

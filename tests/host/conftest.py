@@ -6,7 +6,7 @@ import os
 import pytest
 
 from gligen_pack.runner.host import find_comfyui
-from helpers.tiny_models import build_sd1_checkpoint, cached, gligen_for
+from gligen_pack.runner.demo_models import build_sd1_checkpoint, cached, gligen_for
 
 SKIP_REASON = "no ComfyUI host found: set COMFYUI_PATH to a ComfyUI checkout to run the host tests"
 
@@ -48,3 +48,41 @@ def tiny_ckpt(host, models_dir) -> str:
 @pytest.fixture(scope="session")
 def tiny_gligen(host, models_dir) -> str:
     return link(models_dir, "gligen", "gligen_tiny.safetensors", cached("gligen_tiny.safetensors", gligen_for))
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PACK_FOLDER = "gligen_grounding"
+
+
+def install_like_manager(custom_nodes: str) -> str:
+    """What ComfyUI-Manager does: put the repository's files in custom_nodes/<name> and install its
+    requirements. The working tree's tracked files are copied (a clone of the current state)."""
+    import shutil
+    import subprocess
+    import sys
+    dest = os.path.join(custom_nodes, PACK_FOLDER)
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True).stdout.split(b"\0")
+    for name in filter(None, (f.decode() for f in files)):
+        src = os.path.join(ROOT, name)
+        if os.path.isfile(src):
+            os.makedirs(os.path.dirname(os.path.join(dest, name)), exist_ok=True)
+            shutil.copy2(src, os.path.join(dest, name))
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r",
+                    os.path.join(dest, "requirements.txt")], check=True)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def server(host, tmp_path_factory, tiny_ckpt, tiny_gligen, models_dir):
+    """A real ComfyUI server (subprocess, HTTP) with the pack installed as ComfyUI-Manager would."""
+    from helpers.server import ComfyServer
+    base = tmp_path_factory.mktemp("comfy_base")
+    pack = install_like_manager(str(base / "custom_nodes"))
+    (base / "models").mkdir()
+    for kind in ("checkpoints", "gligen"):
+        os.symlink(models_dir / kind, base / "models" / kind)
+    srv = ComfyServer(host.comfy_path, str(base), extra_args=("--use-pytorch-cross-attention",))
+    srv.pack_dir = pack
+    srv.start()
+    yield srv
+    srv.stop()

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from helpers.prompts import BOXES, Graph, base, core, finish, ksampler, ours
-from helpers.tiny_models import cached, gligen_for
+from gligen_pack.runner.demo_models import cached, gligen_for
 
 CORE_MODE = "same as positive (ComfyUI core)"
 

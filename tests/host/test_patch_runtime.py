@@ -7,7 +7,7 @@ import torch
 
 from helpers.prompts import Graph, base, finish, ksampler, ours
 from helpers.spec import spec_fuser
-from helpers.tiny_models import cached, gligen_for
+from gligen_pack.runner.demo_models import cached, gligen_for
 
 
 def rel(a, b):

@@ -6,7 +6,7 @@ import torch
 
 from helpers.prompts import Graph, advanced, base, finish, ksampler, ours, scheduled
 from helpers.spec import spec_fuser
-from helpers.tiny_models import cached, gligen_for
+from gligen_pack.runner.demo_models import cached, gligen_for
 
 STEPS = 5
 

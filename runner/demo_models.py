@@ -3,7 +3,9 @@
 ``build_sd1_checkpoint`` writes a complete SD1.x checkpoint (UNet, CLIP-L, VAE) that ComfyUI detects
 as SD1.x; its UNet is small (2 levels, widths 320/640, 7 transformer blocks). ``gligen_for`` writes a
 GLIGEN file in the ComfyUI pruned layout with one fuser per transformer block of that UNet.
-Both are deterministic, so they are cached between test runs.
+Both are deterministic, so they are cached (``~/.cache/gligen-grounding``). The demo of the
+headless runner and the tests use them: every loader and patch runs for real, on random weights, so
+images are coloured noise while box previews are real.
 """
 from __future__ import annotations
 
@@ -12,9 +14,9 @@ import os
 
 import torch
 
-from .gligen_files import pruned_state
+from ..gligen_core.loading import FUSER_SHAPES
 
-VERSION = "sd1-tiny-v1"
+VERSION = "sd1-tiny-v2"
 UNET_CONFIG = dict(
     image_size=32, in_channels=4, out_channels=4, model_channels=320, num_res_blocks=[1, 1],
     channel_mult=[1, 2], num_heads=8, use_spatial_transformer=True, transformer_depth=[1, 1],
@@ -30,7 +32,7 @@ TINY_FUSERS = [("input_blocks.1.1", 320), ("input_blocks.3.1", 640), ("middle_bl
 
 
 def cache_dir() -> str:
-    d = os.environ.get("GLIGEN_TEST_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "gligen-pack-tests")
+    d = os.environ.get("GLIGEN_DEMO_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "gligen-grounding")
     os.makedirs(d, exist_ok=True)
     return d
 
@@ -81,9 +83,42 @@ def _randomize_meta(module: torch.nn.Module, seed: int) -> dict[str, torch.Tenso
     return out
 
 
+def random_gligen_state(fusers: list[tuple[str, int]], seed: int = 1, gate: float = 0.5, phrase_dim: int = 768,
+                        token_dim: int = 768, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+    """A text-box GLIGEN state dict (ComfyUI pruned names) with random weights and gates ``+-gate``."""
+    gen = torch.Generator().manual_seed(seed)
+    sd = {}
+    for prefix, d in fusers:
+        for param, shape_of in FUSER_SHAPES.items():
+            shape = shape_of(d, token_dim)
+            if param == "alpha_attn":
+                t = torch.tensor(gate)
+            elif param == "alpha_dense":
+                t = torch.tensor(-gate)
+            elif len(shape) == 2:
+                t = torch.randn(shape, generator=gen) / shape[1] ** 0.5
+            elif param.startswith("norm") and param.endswith("weight"):
+                t = 1 + 0.02 * torch.randn(shape, generator=gen)
+            else:
+                t = 0.02 * torch.randn(shape, generator=gen)
+            sd[f"{prefix}.transformer_blocks.0.fuser.{param}"] = t
+    hidden = 512
+    tok = {"null_positive_feature": torch.randn(phrase_dim, generator=gen),
+           "null_position_feature": torch.randn(64, generator=gen),
+           "linears.0.weight": torch.randn(hidden, phrase_dim + 64, generator=gen) / (phrase_dim + 64) ** 0.5,
+           "linears.0.bias": 0.02 * torch.randn(hidden, generator=gen),
+           "linears.2.weight": torch.randn(hidden, hidden, generator=gen) / hidden ** 0.5,
+           "linears.2.bias": 0.02 * torch.randn(hidden, generator=gen),
+           "linears.4.weight": torch.randn(token_dim, hidden, generator=gen) / hidden ** 0.5,
+           "linears.4.bias": 0.02 * torch.randn(token_dim, generator=gen)}
+    sd.update({f"position_net.{k}": v for k, v in tok.items()})
+    return {k: v.to(dtype) for k, v in sd.items()}
+
+
 def gligen_for(path: str, seed: int = 1, gate: float = 0.5, dtype: torch.dtype = torch.float32) -> None:
+    """The demo GLIGEN file: one fuser per transformer block of the demo UNet."""
     from safetensors.torch import save_file
-    save_file(pruned_state(TINY_FUSERS, seed=seed, gate=gate, dtype=dtype), path)
+    save_file(random_gligen_state(TINY_FUSERS, seed=seed, gate=gate, dtype=dtype), path)
 
 
 def cached(name: str, build, *args, **kwargs) -> str:
