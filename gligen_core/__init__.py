@@ -6,14 +6,14 @@ from .errors import BoxesError, GLIGENError, GLIGENFileError, ModelMismatchError
 from .fourier import fourier_embed, fourier_frequencies
 from .fuser import GatedSelfAttention
 from .grounding import Grounding
-from .loading import LoadedAdapter, adapter_from_tensors, load_adapter, read_tensors, save_adapter
+from .loading import LoadedAdapter, adapter_from_tensors, check_file, load_adapter, read_tensors, save_adapter
 from .positions import BlockPosition
 from .tokenizer import MAX_OBJECTS, TextBoxTokenizer
 
 __all__ = [
     "AdapterShape", "BlockPosition", "BoxLayout", "BoxesError", "GLIGENAdapter", "GLIGENError",
     "GLIGENFileError", "GatedSelfAttention", "Grounding", "GroundingBox", "LoadedAdapter", "MAX_OBJECTS",
-    "ModelMismatchError", "TextBoxTokenizer", "TokenizerShape", "adapter_from_tensors", "dump_boxes",
+    "ModelMismatchError", "TextBoxTokenizer", "TokenizerShape", "adapter_from_tensors", "check_file", "dump_boxes",
     "family_of", "format_boxes", "fourier_embed", "fourier_frequencies", "keep_largest", "load_adapter", "parse_boxes",
     "read_tensors", "save_adapter",
 ]

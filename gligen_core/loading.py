@@ -13,6 +13,7 @@ that names the tensor. Frozen UNet weights in the official and diffusers layouts
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -115,6 +116,68 @@ def _read_safetensors(path: str) -> _Tensors:
             raise GLIGENFileError(f"'{name}': tensor '{key}' cannot be read ({e}); the file is "
                                   f"truncated or corrupt. Download it again.") from None
     return _Tensors(keys, get)
+
+
+SAFETENSORS_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+                      "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+                      "BOOL": torch.bool, "F8_E4M3": torch.float8_e4m3fn, "F8_E5M2": torch.float8_e5m2}
+
+
+def _read_safetensors_header(path: str) -> _Tensors:
+    """Names, shapes and dtypes from a safetensors header alone (as meta tensors): no weights are read."""
+    name = os.path.basename(path)
+    size = os.path.getsize(path)
+
+    def bad(why: str) -> GLIGENFileError:
+        return GLIGENFileError(f"'{name}' is not a readable safetensors file (truncated or corrupt: {why}). "
+                               f"Download it again; a partial download is the usual cause.")
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise bad("shorter than its 8-byte header length")
+        n = int.from_bytes(head, "little")
+        if n <= 0 or n > size - 8 or n > 100_000_000:
+            raise bad(f"header length {n} does not fit a {size}-byte file")
+        try:
+            header = json.loads(f.read(n))
+        except (ValueError, UnicodeDecodeError):
+            raise bad("the header is not JSON") from None
+    if not isinstance(header, dict):
+        raise bad("the header is not a table of tensors")
+    meta: dict[str, tuple[tuple[int, ...], torch.dtype]] = {}
+    data = size - 8 - n
+    for key, info in header.items():
+        if key == "__metadata__":
+            continue
+        try:
+            dtype = SAFETENSORS_DTYPES[info["dtype"]]
+            shape = tuple(int(v) for v in info["shape"])
+            start, end = (int(v) for v in info["data_offsets"])
+        except (KeyError, TypeError, ValueError):
+            raise bad(f"tensor '{key}' has no valid dtype, shape and offsets") from None
+        if end > data or start > end:
+            raise bad(f"tensor '{key}' ends at byte {end} of {data} data bytes")
+        meta[key] = (shape, dtype)
+    return _Tensors(meta, lambda k: torch.empty(meta[k][0], dtype=meta[k][1], device="meta"))
+
+
+def check_file(path: str) -> str:
+    """Check a GLIGEN file without reading its weights: the full strict check for safetensors (header
+    only), the container for other files. Returns a one-line description; raises ``GLIGENFileError``."""
+    name = os.path.basename(path)
+    if not os.path.isfile(path):
+        raise GLIGENFileError(f"GLIGEN file '{path}' does not exist.")
+    if os.path.getsize(path) == 0:
+        raise GLIGENFileError(f"'{name}' is empty (0 bytes). Download it again.")
+    ext = os.path.splitext(path)[1].lower()
+    kind = "safetensors" if ext in SAFETENSORS_EXT else "pickle" if ext in PICKLE_EXT else _sniff(path)
+    if kind == "safetensors":
+        loaded = adapter_from_tensors(_read_safetensors_header(path), name)
+        return f"{loaded.adapter.family}, {len(loaded.adapter.positions())} fusers, {loaded.layout} layout"
+    if kind == "pickle":
+        return "PyTorch checkpoint (checked when loaded)"
+    raise GLIGENFileError(f"'{name}' is neither a safetensors file nor a PyTorch checkpoint. GLIGEN files "
+                          f"end in .safetensors (preferred) or .bin/.pt/.pth/.ckpt.")
 
 
 def _read_pickle(path: str) -> _Tensors:
@@ -301,6 +364,15 @@ def adapter_from_tensors(tensors: _Tensors, name: str) -> LoadedAdapter:
     state = {f"fusers.{pos.module_key}.{param}": t.reshape(FUSER_SHAPES[param](widths[pos], shape.token_dim))
              for pos, group in fusers.items() for param, (_, t) in group.items()}
     state.update({f"position_net.{param}": t for param, (_, t) in tok.items()})
+    names = {f"fusers.{pos.module_key}.{param}": key for pos, group in fusers.items() for param, (key, _) in group.items()}
+    names.update({f"position_net.{param}": key for param, (key, _) in tok.items()})
+    for k, t in state.items():
+        if not t.is_floating_point():
+            problems.append(f"tensor '{names[k]}' holds {str(t.dtype).replace('torch.', '')} values; GLIGEN weights are floats")
+        elif t.device.type != "meta" and not torch.isfinite(t).all():
+            problems.append(f"tensor '{names[k]}' contains NaN or infinite values")
+    if problems:
+        raise _problems_error(name, problems)
     with torch.device("meta"):
         adapter = GLIGENAdapter(shape)
     adapter.load_state_dict(state, strict=True, assign=True)

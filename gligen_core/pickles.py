@@ -87,7 +87,9 @@ def load_pickle(path: str) -> Any:
                 return _load(path)
         except Exception as e:
             raise GLIGENFileError(f"Could not read '{name}' as a PyTorch checkpoint: {e}") from None
-    except (EOFError, RuntimeError, ValueError, OSError, AttributeError, IndexError, KeyError) as e:
+    except GLIGENFileError:
+        raise
+    except Exception as e:  # whatever a damaged file makes the unpickler raise
         raise GLIGENFileError(
             f"'{name}' is not a readable PyTorch checkpoint (truncated or corrupt: "
             f"{str(e).splitlines()[0] if str(e) else type(e).__name__}). Download it again.") from None

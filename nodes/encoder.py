@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from comfy_api.latest import io
 
-from ..gligen_core import BoxLayout, Grounding, ModelMismatchError
+from ..gligen_core import BoxLayout, Grounding, ModelMismatchError, family_of
 from .types import GROUNDING_KEY, AdapterRef, GLIGENAdapterIO, GroundingBoxesIO
 from .unpatched import attach_check
 
@@ -63,9 +63,10 @@ class GroundingEncoder(io.ComfyNode):
         features = phrase_features(clip, phrases)
         need = gligen.adapter.phrase_dim
         if phrases and features.shape[1] != need:
+            got = features.shape[1]
             raise ModelMismatchError(
-                f"this CLIP gives {features.shape[1]}-d phrase features, but the GLIGEN adapter "
-                f"({gligen.adapter.family}) needs {need}-d ones. Connect the CLIP of a {gligen.adapter.family} "
+                f"This GLIGEN file is for {gligen.adapter.family} and needs {need}-d phrase features; this CLIP "
+                f"gives {got}-d ones ({family_of(got)} CLIP). Connect the CLIP of a {gligen.adapter.family} "
                 f"checkpoint, or load the GLIGEN file made for your model.")
         if not phrases:
             features = torch.zeros(0, need)

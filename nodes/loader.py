@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import comfy.model_management as mm
 import comfy.model_patcher
@@ -9,7 +10,7 @@ import folder_paths
 import torch
 from comfy_api.latest import io
 
-from ..gligen_core import GLIGENFileError, load_adapter
+from ..gligen_core import GLIGENFileError, check_file, load_adapter
 from .types import AdapterRef, GLIGENAdapterIO
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,18 @@ NO_FILES_HINT = (
     "checkpoint (diffusion_pytorch_model.bin), or a diffusers GLIGEN UNet "
     "(unet/diffusion_pytorch_model.safetensors of masterful/gligen-1-4-generation-text-box); then "
     "refresh the page.")
+
+
+_checked: dict[tuple[str, float, int], str] = {}
+
+
+def checked(path: str) -> str:
+    """``check_file`` cached by path, modification time and size."""
+    st = os.stat(path)
+    key = (path, st.st_mtime, st.st_size)
+    if key not in _checked:
+        _checked[key] = check_file(path)
+    return _checked[key]
 
 
 def load_ref(name: str) -> AdapterRef:
@@ -59,9 +72,15 @@ class GLIGENAdapterLoader(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, gligen_name: str) -> bool | str:
+        """Checked when the prompt is queued: the file exists and, for safetensors, its header holds a
+        complete GLIGEN adapter (no weights are read)."""
         files = folder_paths.get_filename_list("gligen")
         if gligen_name not in files:
             return NO_FILES_HINT if not files else f"'{gligen_name}' is not in models/gligen."
+        try:
+            checked(folder_paths.get_full_path_or_raise("gligen", gligen_name))
+        except GLIGENFileError as e:
+            return str(e)
         return True
 
     @classmethod

@@ -57,9 +57,9 @@ class ScheduledSampler(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, steps: int, grounded_fraction: float, decay_fraction: float) -> bool | str:
+    def validate_inputs(cls, grounded_fraction: float, decay_fraction: float) -> bool | str:
         try:
-            three_stage(steps, grounded_fraction, decay_fraction)
+            three_stage(1, grounded_fraction, decay_fraction)
         except GLIGENError as e:
             return str(e)
         return True

@@ -236,3 +236,31 @@ def test_inpainting_first_conv_is_named(sd, tmp_path):
 
 def test_missing_file():
     assert "does not exist" in error_of("/nonexistent/gligen.safetensors")
+
+
+# ---- header-only check (what the loader node runs when a prompt is queued) ----------------------
+
+def test_check_file_agrees_with_loading_without_reading_weights(sd, tmp_path):
+    from gligen_pack.gligen_core import check_file
+    assert check_file(write(tmp_path, "ok.safetensors", sd)) == "SD1.x, 16 fusers, comfyui-pruned layout"
+    bad = dict(sd)
+    bad["input_blocks.4.1.transformer_blocks.0.fuser.ff.net.2.weight"] = torch.zeros(64, 100)
+    with pytest.raises(GLIGENFileError, match=r"has shape \[64, 100\], expected \[64, 256\]"):
+        check_file(write(tmp_path, "bad.safetensors", bad))
+    path = write(tmp_path, "trunc.safetensors", sd)
+    data = open(path, "rb").read()
+    open(path, "wb").write(data[: len(data) - 10])
+    with pytest.raises(GLIGENFileError, match="truncated or corrupt"):
+        check_file(path)
+    with pytest.raises(GLIGENFileError, match="no GLIGEN tensors"):
+        check_file(write(tmp_path, "ckpt.safetensors", {"model.diffusion_model.out.2.weight": torch.zeros(2)}))
+    assert check_file(write(tmp_path, "x.pth", sd)) == "PyTorch checkpoint (checked when loaded)"
+
+
+def test_non_finite_or_integer_weights_are_named(sd, tmp_path):
+    bad = dict(sd)
+    bad["middle_block.1.transformer_blocks.0.fuser.alpha_dense"] = torch.tensor(float("nan"))
+    bad["position_net.linears.2.bias"] = torch.zeros(512, dtype=torch.int32)
+    msg = error_of(write(tmp_path, "nan.safetensors", bad))
+    assert "'middle_block.1.transformer_blocks.0.fuser.alpha_dense' contains NaN or infinite values" in msg
+    assert "'position_net.linears.2.bias' holds int32 values" in msg
