@@ -5,7 +5,8 @@ Layouts, detected from the keys (GLIGEN spec section 7):
   keep in ``models/gligen``; also this pack's own output and the A1111 delta file);
 - ``official``: LDM names inside a whole UNet, usually the ``model`` entry of a pickled training
   checkpoint (``gligen/*/diffusion_pytorch_model.bin``);
-- ``diffusers``: a ``UNet2DConditionModel`` state dict with ``attention_type="gated"``.
+- ``diffusers``: a ``UNet2DConditionModel`` state dict with ``attention_type="gated"``, in one file
+  or sharded (``*.safetensors.index.json``), as GLIGEN-XL is published; only the GLIGEN tensors are read.
 
 Loading is strict where ComfyUI core is lenient: every fuser must hold exactly its 17 tensors with
 consistent shapes and the tokenizer its 8; anything missing, misshapen or unexpected is an error
@@ -164,9 +165,13 @@ def _read_safetensors_header(path: str) -> _Tensors:
 def check_file(path: str) -> str:
     """Check a GLIGEN file without reading its weights: the full strict check for safetensors (header
     only), the container for other files. Returns a one-line description; raises ``GLIGENFileError``."""
-    name = os.path.basename(path)
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise GLIGENFileError(f"GLIGEN file '{path}' does not exist.")
+    kind, path = resolve(path)
+    name = os.path.basename(path)
+    if kind == "index":
+        loaded = adapter_from_tensors(_read_index(path, header_only=True), name)
+        return f"{loaded.adapter.family}, {len(loaded.adapter.positions())} fusers, {loaded.layout} layout (sharded)"
     if os.path.getsize(path) == 0:
         raise GLIGENFileError(f"'{name}' is empty (0 bytes). Download it again.")
     ext = os.path.splitext(path)[1].lower()
@@ -178,6 +183,69 @@ def check_file(path: str) -> str:
         return "PyTorch checkpoint (checked when loaded)"
     raise GLIGENFileError(f"'{name}' is neither a safetensors file nor a PyTorch checkpoint. GLIGEN files "
                           f"end in .safetensors (preferred) or .bin/.pt/.pth/.ckpt.")
+
+
+SHARD = re.compile(r"^(?P<stem>.+)-\d{5}-of-\d{5}\.safetensors$")
+
+
+def resolve(path: str) -> tuple[str, str]:
+    """``(kind, path)`` of what to read: ``index`` for a sharded diffusers UNet (given as its
+    ``*.safetensors.index.json``, one of its shards, or the folder holding them), else ``file``."""
+    name = os.path.basename(path)
+    if os.path.isdir(path):
+        for sub in ("", "unet"):
+            folder = os.path.join(path, sub)
+            if not os.path.isdir(folder):
+                continue
+            indexes = sorted(f for f in os.listdir(folder) if f.endswith(".safetensors.index.json"))
+            if indexes:
+                return "index", os.path.join(folder, indexes[0])
+            singles = sorted(f for f in os.listdir(folder) if f.endswith(".safetensors") and not SHARD.match(f))
+            if len(singles) == 1:
+                return "file", os.path.join(folder, singles[0])
+        raise GLIGENFileError(f"folder '{name}' holds no *.safetensors.index.json and no single .safetensors file "
+                              f"(also looked in '{name}/unet'). Point at the GLIGEN file or the UNet folder.")
+    if name.endswith(".index.json"):
+        return "index", path
+    m = SHARD.match(name)
+    if m:
+        index = os.path.join(os.path.dirname(path), m["stem"] + ".safetensors.index.json")
+        if not os.path.isfile(index):
+            raise GLIGENFileError(f"'{name}' is one shard of a sharded UNet, but its index "
+                                  f"'{os.path.basename(index)}' is not next to it. Copy the whole unet folder "
+                                  f"(every shard and the index) together.")
+        return "index", index
+    return "file", path
+
+
+def _read_index(index_path: str, header_only: bool = False) -> _Tensors:
+    """A sharded diffusers UNet: keys from the index, tensors from the shard that holds each."""
+    name = os.path.basename(index_path)
+    folder = os.path.dirname(index_path)
+    try:
+        with open(index_path) as f:
+            weight_map = json.load(f)["weight_map"]
+        assert isinstance(weight_map, dict)
+    except (OSError, ValueError, KeyError, TypeError, AssertionError):
+        raise GLIGENFileError(f"'{name}' is not a safetensors index (a JSON file with a 'weight_map').") from None
+    shards: dict[str, _Tensors] = {}
+
+    def shard(filename: str) -> _Tensors:
+        if filename not in shards:
+            path = os.path.join(folder, filename)
+            if not os.path.isfile(path):
+                missing = sorted({f for f in weight_map.values() if not os.path.isfile(os.path.join(folder, f))})
+                raise GLIGENFileError(f"shard '{filename}' listed in '{name}' is missing ({len(missing)} of "
+                                      f"{len(set(weight_map.values()))} shards missing: {', '.join(missing[:4])}). "
+                                      f"Download every shard of the unet folder.")
+            shards[filename] = _read_safetensors_header(path) if header_only else _read_safetensors(path)
+        return shards[filename]
+
+    def get(key: str) -> torch.Tensor:
+        return shard(weight_map[key]).get(key)
+    for filename in sorted(set(weight_map.values())):  # every shard must be there, and readable
+        shard(filename)
+    return _Tensors(weight_map, get)
 
 
 def _read_pickle(path: str) -> _Tensors:
@@ -206,9 +274,12 @@ def _sniff(path: str) -> str:
 
 
 def read_tensors(path: str) -> _Tensors:
-    name = os.path.basename(path)
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise GLIGENFileError(f"GLIGEN file '{path}' does not exist.")
+    kind, path = resolve(path)
+    if kind == "index":
+        return _read_index(path)
+    name = os.path.basename(path)
     if os.path.getsize(path) == 0:
         raise GLIGENFileError(f"'{name}' is empty (0 bytes). Download it again.")
     ext = os.path.splitext(path)[1].lower()
@@ -391,8 +462,9 @@ def _squeeze_alphas(group: dict[str, tuple[str, torch.Tensor]]) -> dict[str, tup
 
 
 def load_adapter(path: str) -> LoadedAdapter:
-    """Read ``path`` (any supported layout and container) into a ready adapter on the CPU."""
-    return adapter_from_tensors(read_tensors(path), os.path.basename(path))
+    """Read ``path`` (any supported layout and container; a sharded UNet by its index, a shard or its
+    folder) into a ready adapter on the CPU."""
+    return adapter_from_tensors(read_tensors(path), os.path.basename(os.path.normpath(path)))
 
 
 def save_adapter(adapter: GLIGENAdapter, path: str) -> None:

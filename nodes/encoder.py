@@ -1,5 +1,14 @@
-"""GroundingEncoder: phrase features from CLIP, attached with their boxes to a conditioning."""
+"""GroundingEncoder: phrase features from CLIP, attached with their boxes to a conditioning.
+
+The phrase feature is the one each adapter family was trained on (GLIGEN spec 2.1, SDXL spec 3.1),
+every phrase encoded alone:
+- SD1.x (768-d): CLIP-L's pooled output before the text projection;
+- SDXL (2048-d): [CLIP-L pooled, unprojected (768) ; CLIP-G pooled, projected (1280)];
+- SD2.x (1024-d, IGLIGEN): the SD2 CLIP's unprojected pooled output (not verified against training).
+"""
 from __future__ import annotations
+
+import logging
 
 import torch
 from comfy_api.latest import io
@@ -8,32 +17,88 @@ from ..gligen_core import BoxLayout, Grounding, ModelMismatchError, family_of
 from .types import GROUNDING_KEY, AdapterRef, GLIGENAdapterIO, GroundingBoxesIO
 from .unpatched import attach_check
 
+log = logging.getLogger(__name__)
+
 CLIP_MAX_TOKENS = 75  # 77 minus the start and end tokens
 
 
-def phrase_features(clip, phrases: list[str]) -> torch.Tensor:
-    """GLIGEN's phrase feature: each phrase encoded alone, CLIP's pooled output before projection."""
+def clip_kind(clip) -> str:
+    """'sdxl' for a CLIP with both CLIP-L and CLIP-G towers, else 'single'."""
+    cm = clip.cond_stage_model
+    return "sdxl" if hasattr(cm, "clip_l") and hasattr(cm, "clip_g") else "single"
+
+
+def clip_family(clip) -> str:
+    name = type(clip.cond_stage_model).__name__
+    return {"SD1ClipModel": "SD1.x", "SD2ClipModel": "SD2.x", "SDXLClipModel": "SDXL"}.get(name, name)
+
+
+def _check_length(tokens: dict, i: int, phrase: str) -> None:
+    for chunks in tokens.values():
+        if len(chunks) > 1:
+            n = sum(1 for chunk in chunks for t in chunk if not _is_special(t))
+            raise ModelMismatchError(
+                f"box #{i + 1}: the phrase {phrase[:60]!r}... is about {n} CLIP tokens; GLIGEN encodes a "
+                f"phrase in one CLIP window of {CLIP_MAX_TOKENS} tokens. Shorten the phrase and put the "
+                f"details in the prompt.")
+
+
+def _is_special(token) -> bool:
+    t = token[0]
+    return isinstance(t, int) and (t >= 49406 or t == 0)  # start, end/pad (49407) and CLIP-G's pad (0)
+
+
+def _sdxl_feature(clip, tokens: dict) -> torch.Tensor:
+    """[CLIP-L pooled, unprojected ; CLIP-G pooled, projected]: SDXL checkpoints carry no CLIP-L
+    projection, so the CLIP-L half must be asked for unprojected, on that tower only."""
+    clip.load_model()
+    cm = clip.cond_stage_model
+    cm.reset_clip_options()
+    try:
+        cm.clip_l.set_clip_options({"projected_pooled": False})
+        _, l_pooled = cm.clip_l.encode_token_weights(tokens["l"])
+        _, g_pooled = cm.clip_g.encode_token_weights(tokens["g"])
+    finally:
+        cm.reset_clip_options()
+    return torch.cat((l_pooled.reshape(-1).float(), g_pooled.reshape(-1).float())).cpu()
+
+
+def _plain_feature(clip, tokens: dict) -> torch.Tensor:
+    _, pooled = clip.encode_from_tokens(tokens, return_pooled="unprojected")
+    return pooled.reshape(-1).float().cpu()
+
+
+def phrase_features(clip, phrases: list[str], need: int, family: str) -> torch.Tensor:
+    """One row per phrase (identical phrases encoded once), the width the adapter needs."""
+    kind = clip_kind(clip)
+    if need == 2048 and kind != "sdxl":
+        raise ModelMismatchError(f"This GLIGEN file is for SDXL and needs CLIP-L + CLIP-G phrase features; this CLIP "
+                                 f"is an {clip_family(clip)} CLIP with one tower. Connect the CLIP of an SDXL "
+                                 f"checkpoint, or load the GLIGEN file made for your model.")
+    if need != 2048 and kind == "sdxl":
+        raise ModelMismatchError(f"This GLIGEN file is for {family} and needs {need}-d phrase features; this CLIP is "
+                                 f"SDXL's (CLIP-L + CLIP-G). Connect the CLIP of a {family} checkpoint, or load the "
+                                 f"GLIGEN file made for SDXL.")
+    encode = _sdxl_feature if kind == "sdxl" else _plain_feature
     cache: dict[str, torch.Tensor] = {}
     rows = []
     for i, phrase in enumerate(phrases):
         if phrase not in cache:
             tokens = clip.tokenize(phrase)
-            for name, chunks in tokens.items():
-                if len(chunks) > 1:
-                    n = sum(1 for chunk in chunks for t in chunk if not _is_special(t))
-                    raise ModelMismatchError(
-                        f"box #{i + 1}: the phrase {phrase[:60]!r}... is about {n} CLIP tokens; GLIGEN encodes a "
-                        f"phrase in one CLIP window of {CLIP_MAX_TOKENS} tokens. Shorten the phrase and put the "
-                        f"details in the prompt.")
-            _, pooled = clip.encode_from_tokens(tokens, return_pooled="unprojected")
-            cache[phrase] = pooled.reshape(-1).float().cpu()
+            _check_length(tokens, i, phrase)
+            cache[phrase] = encode(clip, tokens)
         rows.append(cache[phrase])
-    return torch.stack(rows) if rows else torch.zeros(0, 0)
-
-
-def _is_special(token) -> bool:
-    t = token[0]
-    return isinstance(t, int) and t >= 49406  # CLIP's start (49406) and end/pad (49407) tokens
+    features = torch.stack(rows) if rows else torch.zeros(0, need)
+    if rows and features.shape[1] != need:
+        got = features.shape[1]
+        raise ModelMismatchError(
+            f"This GLIGEN file is for {family} and needs {need}-d phrase features; this CLIP gives {got}-d ones "
+            f"({family_of(got)} CLIP). Connect the CLIP of a {family} checkpoint, or load the GLIGEN file made "
+            f"for your model.")
+    if need == 1024 and rows:
+        log.warning("GLIGEN: SD2.x adapter: the phrase feature is ComfyUI's SD2 CLIP pooled output, which may "
+                    "differ from the one the adapter was trained with (see README).")
+    return features
 
 
 class GroundingEncoder(io.ComfyNode):
@@ -46,7 +111,8 @@ class GroundingEncoder(io.ComfyNode):
             description="Encode each box's phrase with CLIP and attach the grounding to a conditioning.",
             inputs=[
                 io.Conditioning.Input("conditioning", tooltip="The prompt's conditioning (usually the positive)."),
-                io.Clip.Input("clip", tooltip="The CLIP of the checkpoint; each phrase is encoded alone with it."),
+                io.Clip.Input("clip", tooltip="The CLIP of the checkpoint; each phrase is encoded alone with it "
+                                              "(CLIP-L for SD1.x, CLIP-L + CLIP-G for SDXL)."),
                 GLIGENAdapterIO.Input("gligen", tooltip="The GLIGEN adapter; its tokenizer decides which phrase "
                                                         "feature is needed."),
                 GroundingBoxesIO.Input("grounding", tooltip="Boxes and phrases from GroundingBoxes."),
@@ -60,16 +126,8 @@ class GroundingEncoder(io.ComfyNode):
     @classmethod
     def execute(cls, conditioning, clip, gligen: AdapterRef, grounding: BoxLayout) -> io.NodeOutput:
         phrases = [b.phrase for b in grounding.boxes]
-        features = phrase_features(clip, phrases)
-        need = gligen.adapter.phrase_dim
-        if phrases and features.shape[1] != need:
-            got = features.shape[1]
-            raise ModelMismatchError(
-                f"This GLIGEN file is for {gligen.adapter.family} and needs {need}-d phrase features; this CLIP "
-                f"gives {got}-d ones ({family_of(got)} CLIP). Connect the CLIP of a {gligen.adapter.family} "
-                f"checkpoint, or load the GLIGEN file made for your model.")
-        if not phrases:
-            features = torch.zeros(0, need)
+        adapter = gligen.adapter
+        features = phrase_features(clip, phrases, adapter.phrase_dim, adapter.family)
         g = Grounding(tuple(phrases), torch.tensor([b.box for b in grounding.boxes], dtype=torch.float32).reshape(-1, 4),
                       features, len(grounding.dropped))
         out = []

@@ -43,6 +43,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     r.add_argument("--verbose", action="store_true", help="show everything ComfyUI logs while it starts")
     r.add_argument("--only-this-pack", action="store_true",
                    help="load this pack but not the other custom nodes installed in ComfyUI")
+    c = sub.add_parser("convert", help="extract a GLIGEN adapter from any layout (ComfyUI pruned, official "
+                                       "checkpoint, diffusers UNet in one file or sharded) into one small "
+                                       "safetensors file in ComfyUI's pruned layout, for models/gligen")
+    c.add_argument("source", help="a GLIGEN file, a diffusers UNet file, its *.safetensors.index.json, one of its "
+                                  "shards, or the folder holding them")
+    c.add_argument("destination", help="the .safetensors file to write")
+    c.add_argument("--dtype", choices=["fp16", "bf16", "fp32", "keep"], default="fp16",
+                   help="weight precision of the written file (default fp16)")
     return p.parse_args(argv)
 
 
@@ -185,8 +193,31 @@ def run(opts: argparse.Namespace) -> int:
     return 0
 
 
+def convert(opts: argparse.Namespace) -> int:
+    import torch
+    from ..gligen_core import GLIGENError, load_adapter, save_adapter
+    if not opts.destination.endswith((".safetensors", ".sft")):
+        say(f"error: the destination {opts.destination!r} should end in .safetensors")
+        return 2
+    try:
+        loaded = load_adapter(opts.source)
+    except GLIGENError as e:
+        say(f"error: {e}")
+        return 2
+    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}.get(opts.dtype)
+    if dtype is not None:
+        loaded.adapter.to(dtype)
+    save_adapter(loaded.adapter, opts.destination)
+    size = os.path.getsize(opts.destination)
+    say(f"read {loaded.describe()}")
+    say(f"wrote {opts.destination} ({size / 2**20:.1f} MiB, ComfyUI pruned layout); put it in ComfyUI/models/gligen")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     opts = parse(argv)
     if opts.command == "run":
         return run(opts)
+    if opts.command == "convert":
+        return convert(opts)
     return 2

@@ -25,7 +25,26 @@ UNET_CONFIG = dict(
 )
 VAE_CONFIG = {'double_z': True, 'z_channels': 4, 'resolution': 256, 'in_channels': 3, 'out_ch': 3, 'ch': 128,
               'ch_mult': [1, 2, 4, 4], 'num_res_blocks': 2, 'attn_resolutions': [], 'dropout': 0.0}
-# Transformer blocks of that UNet: (LDM prefix, width), in UNet order.
+# A small SDXL-family UNet ComfyUI detects as SDXL: SDXL's exact transformer depths (2/10 blocks per
+# attention, 70 in all, so the GLIGEN-XL layout applies), but every level 320 wide.
+SDXL_UNET_CONFIG = dict(
+    image_size=32, in_channels=4, out_channels=4, model_channels=320, num_res_blocks=[2, 2, 2],
+    channel_mult=[1, 1, 1], num_heads=-1, num_head_channels=64, use_spatial_transformer=True,
+    transformer_depth=[0, 0, 2, 2, 10, 10], transformer_depth_middle=10,
+    transformer_depth_output=[0, 0, 0, 2, 2, 2, 10, 10, 10], context_dim=2048, use_linear_in_transformer=True,
+    legacy=False, num_classes="sequential", adm_in_channels=2816,
+)
+# GLIGEN-XL: (diffusers attention prefix, LDM prefix, inner blocks, real width), in UNet order (SDXL spec 2.2).
+GLIGEN_XL_BLOCKS = [
+    ("down_blocks.1.attentions.0", "input_blocks.4.1", 2, 640), ("down_blocks.1.attentions.1", "input_blocks.5.1", 2, 640),
+    ("down_blocks.2.attentions.0", "input_blocks.7.1", 10, 1280), ("down_blocks.2.attentions.1", "input_blocks.8.1", 10, 1280),
+    ("mid_block.attentions.0", "middle_block.1", 10, 1280),
+    ("up_blocks.0.attentions.0", "output_blocks.0.1", 10, 1280), ("up_blocks.0.attentions.1", "output_blocks.1.1", 10, 1280),
+    ("up_blocks.0.attentions.2", "output_blocks.2.1", 10, 1280),
+    ("up_blocks.1.attentions.0", "output_blocks.3.1", 2, 640), ("up_blocks.1.attentions.1", "output_blocks.4.1", 2, 640),
+    ("up_blocks.1.attentions.2", "output_blocks.5.1", 2, 640),
+]
+# Transformer blocks of the SD1.x demo UNet: (LDM prefix, width), in UNet order.
 TINY_FUSERS = [("input_blocks.1.1", 320), ("input_blocks.3.1", 640), ("middle_block.1", 640),
                ("output_blocks.0.1", 640), ("output_blocks.1.1", 640), ("output_blocks.2.1", 320),
                ("output_blocks.3.1", 320)]
@@ -85,10 +104,14 @@ def _randomize_meta(module: torch.nn.Module, seed: int) -> dict[str, torch.Tenso
 
 def random_gligen_state(fusers: list[tuple[str, int]], seed: int = 1, gate: float = 0.5, phrase_dim: int = 768,
                         token_dim: int = 768, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
-    """A text-box GLIGEN state dict (ComfyUI pruned names) with random weights and gates ``+-gate``."""
+    """A text-box GLIGEN state dict with random weights and gates ``+-gate``. ``fusers`` are
+    ``(prefix, width)`` with the prefix up to ``transformer_blocks``, or up to the fuser itself when it
+    already names the inner block (``...transformer_blocks.3``)."""
     gen = torch.Generator().manual_seed(seed)
     sd = {}
     for prefix, d in fusers:
+        if ".transformer_blocks." not in prefix:
+            prefix += ".transformer_blocks.0"
         for param, shape_of in FUSER_SHAPES.items():
             shape = shape_of(d, token_dim)
             if param == "alpha_attn":
@@ -101,7 +124,7 @@ def random_gligen_state(fusers: list[tuple[str, int]], seed: int = 1, gate: floa
                 t = 1 + 0.02 * torch.randn(shape, generator=gen)
             else:
                 t = 0.02 * torch.randn(shape, generator=gen)
-            sd[f"{prefix}.transformer_blocks.0.fuser.{param}"] = t
+            sd[f"{prefix}.fuser.{param}"] = t
     hidden = 512
     tok = {"null_positive_feature": torch.randn(phrase_dim, generator=gen),
            "null_position_feature": torch.randn(64, generator=gen),
@@ -113,6 +136,45 @@ def random_gligen_state(fusers: list[tuple[str, int]], seed: int = 1, gate: floa
            "linears.4.bias": 0.02 * torch.randn(token_dim, generator=gen)}
     sd.update({f"position_net.{k}": v for k, v in tok.items()})
     return {k: v.to(dtype) for k, v in sd.items()}
+
+
+def gligen_xl_fusers(width: int | None = None, names: str = "diffusers") -> list[tuple[str, int]]:
+    """The 70 GLIGEN-XL fusers as ``(prefix with inner block, width)``; ``width`` overrides the real ones."""
+    return [(f"{diff if names == 'diffusers' else ldm}.transformer_blocks.{j}", width or d)
+            for diff, ldm, depth, d in GLIGEN_XL_BLOCKS for j in range(depth)]
+
+
+def build_sdxl_checkpoint(path: str, seed: int = 0) -> None:
+    """A complete SDXL-family checkpoint (small UNet, real CLIP-L + CLIP-G, VAE) ComfyUI detects as SDXL."""
+    import comfy.ldm.models.autoencoder
+    import comfy.ldm.modules.diffusionmodules.openaimodel as openaimodel
+    import comfy.ops
+    import comfy.sdxl_clip
+    import comfy.supported_models
+    from safetensors.torch import save_file
+
+    sd = {}
+    with torch.device("meta"):
+        unet = openaimodel.UNetModel(**SDXL_UNET_CONFIG, operations=comfy.ops.disable_weight_init)
+    for k, v in _randomize_meta(unet, seed).items():
+        sd["model.diffusion_model." + k] = v.half()
+    clip = comfy.sdxl_clip.SDXLClipModel(device="meta", dtype=torch.float16)
+    clip_sd = {k: v for k, v in _randomize_meta(clip, seed + 1).items()}
+    for k, v in comfy.supported_models.SDXL({}).process_clip_state_dict_for_saving(clip_sd).items():
+        sd[k] = v.half() if v.is_floating_point() and not k.endswith("position_ids") else v
+    with torch.device("meta"):
+        vae = comfy.ldm.models.autoencoder.AutoencoderKL(ddconfig=VAE_CONFIG, embed_dim=4)
+    for k, v in _randomize_meta(vae, seed + 2).items():
+        sd["first_stage_model." + k] = v.half()
+    save_file({k: v.contiguous() for k, v in sd.items()}, path)
+
+
+def gligen_xl_for(path: str, seed: int = 1, gate: float = 0.5, dtype: torch.dtype = torch.float16) -> None:
+    """A GLIGEN-XL adapter in the exact published key layout (diffusers names, 70 fusers, 2048-d
+    phrase features and tokens), at the demo SDXL UNet's width (320)."""
+    from safetensors.torch import save_file
+    save_file(random_gligen_state(gligen_xl_fusers(320), seed=seed, gate=gate, phrase_dim=2048, token_dim=2048,
+                                  dtype=dtype), path)
 
 
 def gligen_for(path: str, seed: int = 1, gate: float = 0.5, dtype: torch.dtype = torch.float32) -> None:

@@ -86,3 +86,15 @@ def server(host, tmp_path_factory, tiny_ckpt, tiny_gligen, models_dir):
     srv.start()
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="session")
+def sdxl_ckpt(host, models_dir) -> str:
+    from gligen_pack.runner.demo_models import build_sdxl_checkpoint
+    return link(models_dir, "checkpoints", "sdxl_tiny.safetensors", cached("sdxl_tiny.safetensors", build_sdxl_checkpoint))
+
+
+@pytest.fixture(scope="session")
+def gligen_xl(host, models_dir) -> str:
+    from gligen_pack.runner.demo_models import gligen_xl_for
+    return link(models_dir, "gligen", "gligen_xl_tiny.safetensors", cached("gligen_xl_tiny.safetensors", gligen_xl_for))

@@ -241,7 +241,7 @@ def test_sdxl_width_file_on_sd1_model(server, before, models_dir, tiny_ckpt):
     # whichever of the two nodes that meet the file runs first says so
     assert err["node_type"] in ("GLIGENApply", "GLIGENGroundingEncoder")
     assert "This GLIGEN file is for SDXL" in err["exception_message"]
-    assert "your model is SD15" in err["exception_message"] or "SD1.x CLIP" in err["exception_message"]
+    assert "your model is SD15" in err["exception_message"] or "an SD1.x CLIP" in err["exception_message"]
 
 
 def test_file_for_a_bigger_sd1_unet(server, before, models_dir, tiny_ckpt):
