@@ -25,11 +25,16 @@ def _font(size: int) -> ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
-def render_layout(layout: BoxLayout, note: str = "") -> torch.Tensor:
-    """An IMAGE tensor ``[1, H, W, 3]`` in 0..1 with the canvas aspect (longest side at most 1024)."""
+def render_layout(layout: BoxLayout, note: str = "", background: torch.Tensor | None = None) -> torch.Tensor:
+    """An IMAGE tensor ``[1, H, W, 3]`` in 0..1 with the canvas aspect (longest side at most 1024),
+    drawn over ``background`` (an IMAGE, stretched to the canvas and dimmed) when given."""
     scale = min(1.0, MAX_SIDE / max(layout.width, layout.height))
     w, h = max(1, round(layout.width * scale)), max(1, round(layout.height * scale))
-    img = Image.new("RGB", (w, h), (28, 28, 32))
+    if background is not None:
+        pixels = (background[0, ..., :3].clamp(0, 1) * 255 * 0.6).round().to(torch.uint8).cpu().numpy()
+        img = Image.fromarray(pixels, "RGB").resize((w, h), Image.BILINEAR)
+    else:
+        img = Image.new("RGB", (w, h), (28, 28, 32))
     draw = ImageDraw.Draw(img)
     font = _font(max(10, min(w, h) // 28))
     line = max(2, min(w, h) // 160)

@@ -6,7 +6,7 @@ import logging
 import nodes as comfy_nodes
 from comfy_api.latest import io, ui
 
-from ..gligen_core import BoxesError, format_boxes, parse_boxes
+from ..gligen_core import BoxesError, dump_boxes, format_boxes, parse_boxes
 from ..gligen_core.boxes import drop_note
 from ..gligen_core.preview import render_layout
 from .types import GroundingBoxesIO
@@ -27,6 +27,7 @@ class GroundingBoxes(io.ComfyNode):
             display_name="GroundingBoxes",
             category="conditioning/gligen",
             description="Place boxes on a canvas and name what goes in each; outputs the layout and a preview.",
+            is_output_node=True,
             inputs=[
                 io.Int.Input("width", default=512, min=8, max=comfy_nodes.MAX_RESOLUTION, step=8,
                              tooltip="Canvas width in pixels: the image you will generate. 'box_px' coordinates "
@@ -36,7 +37,11 @@ class GroundingBoxes(io.ComfyNode):
                 io.String.Input("boxes_json", default=DEFAULT_BOXES, multiline=True,
                                 tooltip='A JSON list of boxes: {"phrase": "a corgi", "box": [x0, y0, x1, y1]} with '
                                         'coordinates normalised to 0..1 (top-left origin), or "box_px" in pixels of '
-                                        'the canvas. Up to 30 boxes are grounded; beyond that the 30 largest are kept.'),
+                                        'the canvas. Up to 30 boxes are grounded; beyond that the 30 largest are kept. '
+                                        'The box editor above writes this text; you can also edit it by hand.'),
+                io.Image.Input("background", optional=True,
+                               tooltip="An image to place the boxes over: shown behind the boxes in the editor "
+                                       "(after a run) and in the preview. Not used for generation."),
             ],
             outputs=[
                 GroundingBoxesIO.Output(display_name="grounding",
@@ -57,11 +62,15 @@ class GroundingBoxes(io.ComfyNode):
         return True
 
     @classmethod
-    def execute(cls, width: int, height: int, boxes_json: str) -> io.NodeOutput:
+    def execute(cls, width: int, height: int, boxes_json: str, background=None) -> io.NodeOutput:
         layout = parse_boxes(boxes_json, width, height)
         note = ""
         if layout.dropped:
             note = drop_note(len(layout.boxes) + len(layout.dropped), len(layout.boxes))
             log.warning("GroundingBoxes: %s: %s", note, ", ".join(repr(b.phrase) for b in layout.dropped))
-        preview = render_layout(layout, note)
-        return io.NodeOutput(layout, preview, layout.report(), ui=ui.PreviewImage(preview, cls=cls))
+        preview = render_layout(layout, note, background)
+        shown = ui.PreviewImage(preview, cls=cls).as_dict()
+        shown["boxes"] = [dump_boxes(layout)]  # what the backend received, normalised
+        if background is not None:
+            shown["gligen_background"] = ui.PreviewImage(background[:1], cls=cls).as_dict()["images"]
+        return io.NodeOutput(layout, preview, layout.report(), ui=shown)

@@ -166,11 +166,12 @@ class Host:
         return asyncio.run(execution.validate_prompt(str(uuid.uuid4()), prompt, None))
 
     def run(self, prompt: dict, fresh_cache: bool = False, client_id: str | None = None) -> RunResult:
-        """Validate and execute an API-format prompt. Raises ``PromptInvalid`` when validation fails.
-        With a ``client_id`` the engine also reports per-node progress to ``on_message``."""
+        """Validate and execute an API-format prompt. Raises ``PromptInvalid`` when any node fails
+        validation: unlike the server, which runs whatever outputs are still valid, a headless run is
+        all or nothing. With a ``client_id`` the engine also reports per-node progress to ``on_message``."""
         valid, error, outputs, node_errors = self.validate(prompt)
-        if not valid:
-            raise PromptInvalid(error, node_errors)
+        if not valid or node_errors:
+            raise PromptInvalid(error or {"message": "Prompt outputs failed validation", "details": ""}, node_errors)
         executor = self._engine()
         if fresh_cache:
             executor.reset()

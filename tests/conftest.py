@@ -1,7 +1,9 @@
-"""Test set-up shared by the core and host suites.
+"""Test set-up shared by the core, host and browser suites.
 
 The pack is imported under the fixed name ``gligen_pack`` whatever its folder is called, so tests
-can ``import gligen_pack.gligen_core``. Host discovery lives in ``helpers/host.py``.
+can ``import gligen_pack.gligen_core``. The host (``$COMFYUI_PATH``, ``/opt/ComfyUI`` or an enclosing
+ComfyUI) is found once; without one the host and browser suites are not collected and one line says
+how to enable them. The fixtures below boot it lazily, so the core suite never imports ComfyUI.
 """
 from __future__ import annotations
 
@@ -19,12 +21,15 @@ if "gligen_pack" not in sys.modules:
     sys.modules["gligen_pack"] = module
     spec.loader.exec_module(module)
 
+import pytest  # noqa: E402
+
+from gligen_pack.runner.demo_models import build_sd1_checkpoint, cached, gligen_for  # noqa: E402
 from gligen_pack.runner.host import find_comfyui  # noqa: E402
 
 HOST = find_comfyui()
 HOST_SKIP = ("host tests skipped: no ComfyUI found. Set COMFYUI_PATH to a ComfyUI checkout, install one at "
              "/opt/ComfyUI, or put this pack in ComfyUI/custom_nodes to run them.")
-collect_ignore_glob = [] if HOST else ["host/*"]
+collect_ignore_glob = [] if HOST else ["host/*", "browser/*"]
 
 
 def pytest_report_header(config):
@@ -34,3 +39,93 @@ def pytest_report_header(config):
 def pytest_terminal_summary(terminalreporter):
     if not HOST:
         terminalreporter.write_line(HOST_SKIP, yellow=True)
+
+
+# ---- fixtures shared by the host and browser suites ------------------------------------------------
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("models")
+    for kind in ("checkpoints", "gligen"):
+        (d / kind).mkdir()
+    return d
+
+
+def link(models_dir, kind: str, name: str, source: str) -> str:
+    target = models_dir / kind / name
+    if not target.exists():
+        os.symlink(source, target)
+    return name
+
+
+@pytest.fixture(scope="session")
+def host(models_dir, tmp_path_factory):
+    path = HOST
+    if path is None:
+        pytest.skip(HOST_SKIP)
+    from gligen_pack.runner.host import Host
+    work = tmp_path_factory.mktemp("comfy")
+    h = Host.boot(path, cpu=True, output_dir=str(work / "output"), temp_dir=str(work / "temp"),
+                  input_dir=str(work / "input"),
+                  model_dirs={"checkpoints": [str(models_dir / "checkpoints")], "gligen": [str(models_dir / "gligen")]})
+    assert h.load_pack(), "the pack failed to load through ComfyUI's custom-node loader"
+    return h
+
+
+@pytest.fixture(scope="session")
+def tiny_ckpt(host, models_dir) -> str:
+    return link(models_dir, "checkpoints", "sd1_tiny.safetensors", cached("sd1_tiny.safetensors", build_sd1_checkpoint))
+
+
+@pytest.fixture(scope="session")
+def tiny_gligen(host, models_dir) -> str:
+    return link(models_dir, "gligen", "gligen_tiny.safetensors", cached("gligen_tiny.safetensors", gligen_for))
+
+
+PACK_FOLDER = "gligen_grounding"
+
+
+def install_like_manager(custom_nodes: str) -> str:
+    """What ComfyUI-Manager does: put the repository's files in custom_nodes/<name> and install its
+    requirements. The working tree's tracked files are copied (a clone of the current state)."""
+    import shutil
+    import subprocess
+    import sys
+    dest = os.path.join(custom_nodes, PACK_FOLDER)
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True).stdout.split(b"\0")
+    for name in filter(None, (f.decode() for f in files)):
+        src = os.path.join(ROOT, name)
+        if os.path.isfile(src):
+            os.makedirs(os.path.dirname(os.path.join(dest, name)), exist_ok=True)
+            shutil.copy2(src, os.path.join(dest, name))
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r",
+                    os.path.join(dest, "requirements.txt")], check=True)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def server(host, tmp_path_factory, tiny_ckpt, tiny_gligen, models_dir):
+    """A real ComfyUI server (subprocess, HTTP) with the pack installed as ComfyUI-Manager would."""
+    from helpers.server import ComfyServer
+    base = tmp_path_factory.mktemp("comfy_base")
+    pack = install_like_manager(str(base / "custom_nodes"))
+    (base / "models").mkdir()
+    for kind in ("checkpoints", "gligen"):
+        os.symlink(models_dir / kind, base / "models" / kind)
+    srv = ComfyServer(host.comfy_path, str(base), extra_args=("--use-pytorch-cross-attention",))
+    srv.pack_dir = pack
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def sdxl_ckpt(host, models_dir) -> str:
+    from gligen_pack.runner.demo_models import build_sdxl_checkpoint
+    return link(models_dir, "checkpoints", "sdxl_tiny.safetensors", cached("sdxl_tiny.safetensors", build_sdxl_checkpoint))
+
+
+@pytest.fixture(scope="session")
+def gligen_xl(host, models_dir) -> str:
+    from gligen_pack.runner.demo_models import gligen_xl_for
+    return link(models_dir, "gligen", "gligen_xl_tiny.safetensors", cached("gligen_xl_tiny.safetensors", gligen_xl_for))

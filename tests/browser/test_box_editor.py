@@ -1,0 +1,299 @@
+"""The box editor in a real browser: headless Chromium, the real ComfyUI frontend that ComfyUI pins,
+this pack installed as ComfyUI-Manager would. Every step checks the node's JSON widget, the editor's
+only state; then the workflow is saved, the page reloaded, and the prompt queued to the backend."""
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.parse
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EXAMPLE = os.path.join(ROOT, "example_workflows", "gligen_text_to_image.json")
+TOL = 0.012   # normalised units: a pixel or two of the on-screen canvas
+
+
+def boxes_of(text: str) -> list:
+    data = json.loads(text)
+    return data["boxes"] if isinstance(data, dict) else data
+
+
+def close(a, b, tol=TOL):
+    return all(abs(x - y) <= tol for x, y in zip(a, b))
+
+
+class Editor:
+    """Drives the GroundingBoxes node of the page like a user, and reads its JSON widget."""
+
+    def __init__(self, page):
+        self.page = page
+
+    def js(self, body: str, arg=None):
+        return self.page.evaluate(
+            "(arg) => { const node = app.graph._nodes.find(n => n.type === 'GLIGENGroundingBoxes');"
+            " const ed = node.gligenEditor; " + body + " }", arg)
+
+    @property
+    def text(self) -> str:
+        return self.js("return node.widgets.find(w => w.name === 'boxes_json').value;")
+
+    @property
+    def boxes(self) -> list:
+        return boxes_of(self.text)
+
+    def rect(self) -> dict:
+        return self.js("return ed.canvas.getBoundingClientRect().toJSON();")
+
+    def point(self, nx: float, ny: float) -> tuple[float, float]:
+        r = self.rect()
+        return r["x"] + nx * r["width"], r["y"] + ny * r["height"]
+
+    def drag(self, start, end):
+        m = self.page.mouse
+        m.move(*self.point(*start))
+        m.down()
+        m.move(*self.point(*end), steps=6)
+        m.up()
+        self.page.wait_for_timeout(50)
+
+    def click(self, at):
+        m = self.page.mouse
+        m.move(*self.point(*at))
+        m.down()
+        m.up()
+
+    def phrase_input(self, i: int):
+        return self.page.locator(".gligen-box-editor .gbe-row input").nth(i)
+
+    def textarea(self):
+        """The boxes_json widget's own text field, as a user would type in it."""
+        return self.page.evaluate_handle(
+            "() => app.graph._nodes.find(n => n.type === 'GLIGENGroundingBoxes')"
+            ".widgets.find(w => w.name === 'boxes_json').inputEl").as_element()
+
+
+def open_page(chromium, server, logs):
+    page = chromium.new_page(viewport={"width": 1500, "height": 1100})
+    page.on("console", lambda m: logs.append(f"{m.type}: {m.text}"))
+    page.on("pageerror", lambda e: logs.append(f"pageerror: {e}"))
+    page.goto(server.url)
+    page.wait_for_function("window.app && window.app.graph && window.app.extensions &&"
+                           " window.app.extensions.some(e => e.name === 'gligen_grounding.BoxEditor')", timeout=90_000)
+    return page
+
+
+def load_workflow(page, workflow):
+    page.evaluate("async (wf) => { await app.loadGraphData(wf); }", workflow)
+    page.evaluate("""() => {   // bring the GroundingBoxes node into view at 100%
+        const node = app.graph._nodes.find(n => n.type === 'GLIGENGroundingBoxes');
+        app.canvas.ds.scale = 1; app.canvas.ds.offset = [-node.pos[0] + 20, -node.pos[1] + 40];
+        app.canvas.setDirty(true, true); }""")
+    page.wait_for_timeout(400)
+
+
+@pytest.fixture(scope="module")
+def session(chromium, server, tiny_ckpt, tiny_gligen):
+    server.request("/settings/Comfy.TutorialCompleted", True)
+    logs: list[str] = []
+    page = open_page(chromium, server, logs)
+    workflow = json.load(open(EXAMPLE))
+    for node in workflow["nodes"]:   # the tiny models the server has, and a small fast run
+        if node["type"] == "CheckpointLoaderSimple":
+            node["widgets_values"][0] = tiny_ckpt
+        elif node["type"] == "GLIGENAdapterLoader":
+            node["widgets_values"][0] = tiny_gligen
+        elif node["type"] in ("EmptyLatentImage", "GLIGENGroundingBoxes"):
+            node["widgets_values"][0:2] = [64, 64] if node["type"] == "EmptyLatentImage" else [512, 384]
+        elif node["type"] == "KSampler":
+            node["widgets_values"][2] = 2
+    load_workflow(page, workflow)
+    yield {"page": page, "editor": Editor(page), "logs": logs, "server": server}
+    page.close()
+
+
+def test_draw_edit_delete_undo(session, artifacts):
+    ed = session["editor"]
+    page = session["page"]
+    assert ed.js("return !!ed;"), session["logs"][-20:]
+    assert len(ed.boxes) == 3                                      # the example's boxes are shown
+    page.locator(".gligen-box-editor button[data-act=clear]").click()
+    assert ed.boxes == []
+
+    ed.drag((0.1, 0.1), (0.5, 0.6))                                # draw two boxes
+    page.keyboard.type("a red car")                                # the new box's phrase field has focus
+    ed.drag((0.55, 0.3), (0.9, 0.9))
+    page.keyboard.type("a corgi")
+    boxes = ed.boxes
+    assert [b["phrase"] for b in boxes] == ["a red car", "a corgi"]
+    assert close(boxes[0]["box"], [0.1, 0.1, 0.5, 0.6]) and close(boxes[1]["box"], [0.55, 0.3, 0.9, 0.9])
+
+    ed.drag((0.3, 0.35), (0.35, 0.45))                             # move the first box by (+0.05, +0.10)
+    moved = ed.boxes[0]["box"]
+    assert close(moved, [0.15, 0.2, 0.55, 0.7])
+    assert close(ed.boxes[1]["box"], [0.55, 0.3, 0.9, 0.9])
+
+    ed.click((0.7, 0.6))                                           # select the corgi, resize from its corner
+    ed.drag((0.9, 0.9), (0.95, 0.8))
+    resized = ed.boxes[1]["box"]
+    assert close(resized, [0.55, 0.3, 0.95, 0.8])
+
+    before_delete = ed.text
+    ed.click((0.3, 0.3))                                           # select the car and delete it
+    page.keyboard.press("Delete")
+    assert [b["phrase"] for b in ed.boxes] == ["a corgi"]
+    assert page.evaluate("app.graph._nodes.some(n => n.type === 'GLIGENGroundingBoxes')")   # node not deleted
+
+    page.locator(".gligen-box-editor button[data-act=undo]").click()
+    assert ed.text == before_delete
+    page.locator(".gligen-box-editor button[data-act=undo]").click()   # and the resize before it
+    assert close(ed.boxes[1]["box"], [0.55, 0.3, 0.9, 0.9])
+    ed.click((0.98, 0.03))                                         # a click on empty canvas is not a box
+    assert len(ed.boxes) == 2
+    page.locator(".gligen-box-editor").screenshot(path=os.path.join(artifacts, "box_editor.png"))
+    page.screenshot(path=os.path.join(artifacts, "box_editor_page.png"))
+
+
+def test_comfyui_undo_covers_box_edits(session):
+    """Ctrl+Z belongs to ComfyUI (its undo records the widget's text); it restores the box before an edit."""
+    ed = session["editor"]
+    page = session["page"]
+    before = ed.text
+    ed.drag((0.3, 0.3), (0.32, 0.33))                              # nudge the car
+    assert ed.text != before
+    ed.click((0.98, 0.03))
+    page.keyboard.press("Control+z")
+    page.wait_for_function("(t) => app.graph._nodes.find(n => n.type === 'GLIGENGroundingBoxes')"
+                           ".widgets.find(w => w.name === 'boxes_json').value === t", arg=before, timeout=5000)
+    assert ed.js("return ed.state.boxes.length;") == 2 and ed.text == before
+
+
+def test_small_box_asks_for_confirmation(session):
+    ed = session["editor"]
+    page = session["page"]
+    n = len(ed.boxes)
+    page.once("dialog", lambda d: d.dismiss())
+    ed.drag((0.02, 0.9), (0.07, 0.95))                            # 0.25% of the canvas: cancelled
+    assert len(ed.boxes) == n
+    page.once("dialog", lambda d: d.accept())
+    ed.drag((0.02, 0.9), (0.07, 0.95))                            # confirmed: kept
+    assert len(ed.boxes) == n + 1
+    page.keyboard.type("a tiny bird")
+    page.locator(".gligen-box-editor button[data-act=undo]").click()
+    page.locator(".gligen-box-editor button[data-act=undo]").click()
+    assert len(ed.boxes) == n
+
+
+def test_hand_edited_json_stays_in_step(session):
+    ed = session["editor"]
+    page = session["page"]
+    textarea = ed.textarea()
+    good = ed.text
+    textarea.fill(good.replace("a corgi", "a sleepy corgi"))       # valid hand edit: list and canvas follow
+    assert ed.js("return ed.state.boxes.map(b => b.phrase);") == ["a red car", "a sleepy corgi"]
+    assert ed.phrase_input(1).input_value() == "a sleepy corgi"
+    broken = '[{"phrase": "a red car", "box": [0.1, 0.1, 0.5'
+    textarea.fill(broken)                                          # malformed: inline error, nothing lost
+    assert ed.text == broken
+    assert "JSON error" in ed.js("return ed.status.textContent;")
+    assert ed.js("return ed.state.boxes.length;") == 2             # the canvas keeps the last valid boxes
+    ed.drag((0.05, 0.05), (0.2, 0.2))                              # canvas editing waits for valid JSON
+    assert ed.text == broken
+    textarea.fill(good)
+    assert "JSON error" not in ed.js("return ed.status.textContent;") and ed.text == good
+
+
+def test_saved_workflow_reloads_identical_and_backend_receives_the_boxes(session, chromium):
+    page, ed, server = session["page"], session["editor"], session["server"]
+    expected = ed.text
+    workflow = page.evaluate("() => app.graph.serialize()")
+    name = urllib.parse.quote("workflows/gligen_editor_test.json", safe="")
+    status, _ = server.request(f"/userdata/{name}?overwrite=true", workflow)
+    assert status == 200
+
+    logs: list[str] = []
+    fresh = open_page(chromium, server, logs)                      # a new page: nothing in memory
+    try:
+        status, saved = server.request(f"/userdata/{name}")
+        load_workflow(fresh, saved)
+        again = Editor(fresh)
+        assert again.text == expected
+        assert again.js("return ed.state.boxes.map(b => b.phrase);") == [b["phrase"] for b in boxes_of(expected)]
+        assert [again.phrase_input(i).input_value() for i in range(2)] == [b["phrase"] for b in boxes_of(expected)]
+
+        prompt_id = fresh.evaluate("async () => { const r = await app.queuePrompt(0, 1); "
+                                   "return (await (await fetch('/api/queue')).json()); }")
+        node_id = str(fresh.evaluate("app.graph._nodes.find(n => n.type === 'GLIGENGroundingBoxes').id"))
+        deadline = time.time() + 240
+        received = None
+        while time.time() < deadline and received is None:
+            status, history = server.request("/history")
+            for entry in history.values():
+                out = entry.get("outputs", {}).get(node_id, {})
+                if "boxes" in out and entry.get("status", {}).get("completed"):
+                    received = out["boxes"][0]
+            time.sleep(0.5)
+        assert received is not None, (prompt_id, logs[-20:])
+        got = boxes_of(received)
+        want = boxes_of(expected)
+        assert [b["phrase"] for b in got] == [b["phrase"] for b in want]
+        assert all(close(g["box"], w["box"], 1e-9) for g, w in zip(got, want))
+    finally:
+        fresh.close()
+
+
+def test_uploaded_and_run_backgrounds(session, tmp_path):
+    page, ed, server = session["page"], session["editor"], session["server"]
+    from PIL import Image
+    image = tmp_path / "street.png"
+    Image.new("RGB", (64, 48), (200, 40, 40)).save(image)
+    boxes_before = ed.boxes
+    with page.expect_file_chooser() as chooser:
+        page.locator(".gligen-box-editor button[data-act=image]").click()
+    chooser.value.set_files(str(image))
+    page.wait_for_function("() => { const n = app.graph._nodes.find(n => n.type === 'GLIGENGroundingBoxes');"
+                           " return n.widgets.find(w => w.name === 'boxes_json').value.includes('background'); }")
+    data = json.loads(ed.text)
+    assert data["boxes"] == boxes_before and data["background"]["filename"].startswith("street")
+    page.wait_for_function("() => Object.values(app.graph._nodes.find(n => n.type === 'GLIGENGroundingBoxes')"
+                           ".gligenEditor.images).some(i => i.complete && i.naturalWidth === 64)", timeout=10_000)
+    page.locator(".gligen-box-editor button[data-act=noimage]").click()
+    assert boxes_of(ed.text) == boxes_before and "background" not in ed.text
+
+    # an IMAGE connected to the node: after a run, the editor shows that image behind the boxes
+    node_id = page.evaluate("""() => {
+        const boxes = app.graph._nodes.find(n => n.type === 'GLIGENGroundingBoxes');
+        const img = LiteGraph.createNode('EmptyImage'); img.pos = [boxes.pos[0] - 260, boxes.pos[1]];
+        app.graph.add(img); img.connect(0, boxes, boxes.inputs.findIndex(i => i.name === 'background'));
+        return boxes.id; }""")
+    page.evaluate("async () => { await app.queuePrompt(0, 1); }")
+    page.wait_for_function("() => !!app.graph._nodes.find(n => n.type === 'GLIGENGroundingBoxes').gligenEditor.runBackground",
+                           timeout=240_000)
+    assert node_id is not None
+
+
+def test_newer_node_renderer_opens_the_editor_in_a_panel(chromium, server, session):
+    """Frontend 1.27.10's Vue node renderer does not mount custom DOM widgets in nodes: selecting a
+    GroundingBoxes node opens its editor in a floating panel, which edits the same JSON widget."""
+    server.request("/settings/Comfy.VueNodes.Enabled", True)
+    logs: list[str] = []
+    page = open_page(chromium, server, logs)
+    try:
+        assert page.evaluate("LiteGraph.vueNodesMode") is True
+        load_workflow(page, json.load(open(EXAMPLE)))
+        ed = Editor(page)
+        assert page.locator(".gligen-box-editor").count() == 0 or not page.locator(".gligen-box-editor").first.is_visible()
+        page.evaluate("() => app.canvas.selectNode(app.graph._nodes.find(n => n.type === 'GLIGENGroundingBoxes'))")
+        page.wait_for_selector(".gligen-box-panel .gligen-box-editor canvas", state="visible", timeout=10_000)
+        page.locator(".gligen-box-panel button[data-act=clear]").click()
+        assert ed.boxes == []
+        ed.drag((0.2, 0.2), (0.6, 0.7))
+        page.keyboard.type("a lighthouse")
+        boxes = ed.boxes
+        assert [b["phrase"] for b in boxes] == ["a lighthouse"] and close(boxes[0]["box"], [0.2, 0.2, 0.6, 0.7])
+        page.evaluate("() => app.canvas.deselectAll()")
+        page.wait_for_selector(".gligen-box-panel", state="hidden", timeout=5_000)
+    finally:
+        server.request("/settings/Comfy.VueNodes.Enabled", False)
+        page.close()
