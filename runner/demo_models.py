@@ -56,27 +56,33 @@ def cache_dir() -> str:
     return d
 
 
-def build_sd1_checkpoint(path: str, seed: int = 0) -> None:
+def _half(key: str, t: torch.Tensor) -> torch.Tensor:
+    return t.half() if t.is_floating_point() and not key.endswith("position_ids") else t
+
+
+def _write_checkpoint(path: str, unet_config: dict, clip_tensors: dict[str, torch.Tensor], seed: int) -> None:
+    """A random UNet of ``unet_config`` and the shared SD VAE, plus the given text-encoder tensors."""
     import comfy.ldm.models.autoencoder
     import comfy.ldm.modules.diffusionmodules.openaimodel as openaimodel
     import comfy.ops
-    import comfy.sd1_clip
     from safetensors.torch import save_file
 
-    sd = {}
     with torch.device("meta"):
-        unet = openaimodel.UNetModel(**UNET_CONFIG, operations=comfy.ops.disable_weight_init)
-    for k, v in _randomize_meta(unet, seed).items():
-        sd["model.diffusion_model." + k] = v.half()
-    clip = comfy.sd1_clip.SDClipModel(device="meta", dtype=torch.float16)
-    for k, v in _randomize_meta(clip, seed + 1).items():
-        if k.startswith("transformer."):
-            sd["cond_stage_model." + k] = v.half() if v.is_floating_point() and not k.endswith("position_ids") else v
-    with torch.device("meta"):
+        unet = openaimodel.UNetModel(**unet_config, operations=comfy.ops.disable_weight_init)
         vae = comfy.ldm.models.autoencoder.AutoencoderKL(ddconfig=VAE_CONFIG, embed_dim=4)
-    for k, v in _randomize_meta(vae, seed + 2).items():
-        sd["first_stage_model." + k] = v.half()
+    sd = {"model.diffusion_model." + k: v.half() for k, v in _randomize_meta(unet, seed).items()}
+    sd.update({k: _half(k, v) for k, v in clip_tensors.items()})
+    sd.update({"first_stage_model." + k: v.half() for k, v in _randomize_meta(vae, seed + 2).items()})
     save_file({k: v.contiguous() for k, v in sd.items()}, path)
+
+
+def build_sd1_checkpoint(path: str, seed: int = 0) -> None:
+    """A complete SD1.x checkpoint (small UNet, real CLIP-L, VAE) ComfyUI detects as SD1.x."""
+    import comfy.sd1_clip
+    clip = comfy.sd1_clip.SDClipModel(device="meta", dtype=torch.float16)
+    clip_tensors = {"cond_stage_model." + k: v for k, v in _randomize_meta(clip, seed + 1).items()
+                    if k.startswith("transformer.")}
+    _write_checkpoint(path, UNET_CONFIG, clip_tensors, seed)
 
 
 def _randomize_meta(module: torch.nn.Module, seed: int) -> dict[str, torch.Tensor]:
@@ -146,27 +152,11 @@ def gligen_xl_fusers(width: int | None = None, names: str = "diffusers") -> list
 
 def build_sdxl_checkpoint(path: str, seed: int = 0) -> None:
     """A complete SDXL-family checkpoint (small UNet, real CLIP-L + CLIP-G, VAE) ComfyUI detects as SDXL."""
-    import comfy.ldm.models.autoencoder
-    import comfy.ldm.modules.diffusionmodules.openaimodel as openaimodel
-    import comfy.ops
     import comfy.sdxl_clip
     import comfy.supported_models
-    from safetensors.torch import save_file
-
-    sd = {}
-    with torch.device("meta"):
-        unet = openaimodel.UNetModel(**SDXL_UNET_CONFIG, operations=comfy.ops.disable_weight_init)
-    for k, v in _randomize_meta(unet, seed).items():
-        sd["model.diffusion_model." + k] = v.half()
     clip = comfy.sdxl_clip.SDXLClipModel(device="meta", dtype=torch.float16)
-    clip_sd = {k: v for k, v in _randomize_meta(clip, seed + 1).items()}
-    for k, v in comfy.supported_models.SDXL({}).process_clip_state_dict_for_saving(clip_sd).items():
-        sd[k] = v.half() if v.is_floating_point() and not k.endswith("position_ids") else v
-    with torch.device("meta"):
-        vae = comfy.ldm.models.autoencoder.AutoencoderKL(ddconfig=VAE_CONFIG, embed_dim=4)
-    for k, v in _randomize_meta(vae, seed + 2).items():
-        sd["first_stage_model." + k] = v.half()
-    save_file({k: v.contiguous() for k, v in sd.items()}, path)
+    clip_tensors = comfy.supported_models.SDXL({}).process_clip_state_dict_for_saving(_randomize_meta(clip, seed + 1))
+    _write_checkpoint(path, SDXL_UNET_CONFIG, clip_tensors, seed)
 
 
 def gligen_xl_for(path: str, seed: int = 1, gate: float = 0.5, dtype: torch.dtype = torch.float16) -> None:
