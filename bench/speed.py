@@ -215,7 +215,7 @@ def sdxl_section(opts, device, machine):
     from gligen_pack.runner.demo_models import SDXL_UNET_CONFIG, gligen_xl_fusers, random_gligen_state
 
     size = opts.size or (256 if opts.fast else 512)
-    print(f"\nSDXL: building a small SDXL-layout UNet (70 transformer blocks) and a 70-fuser GLIGEN-XL adapter ...",
+    print("\nSDXL: building a small SDXL-layout UNet (70 transformer blocks) and a 70-fuser GLIGEN-XL adapter ...",
           flush=True)
     model = random_unet(SDXL_UNET_CONFIG)
     path = os.path.join(tempfile.mkdtemp(), "gligen_xl.safetensors")

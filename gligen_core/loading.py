@@ -343,7 +343,12 @@ def _width_of(group: dict[str, tuple[str, torch.Tensor]], param: str, dim: int) 
     return int(t[1].shape[dim])
 
 
-def adapter_from_tensors(tensors: _Tensors, name: str) -> LoadedAdapter:
+Group = dict[str, tuple[str, torch.Tensor]]  # param -> (key in the file, tensor)
+
+
+def _gather(tensors: _Tensors, name: str, problems: list[str]) -> tuple[str, dict[BlockPosition, Group], Group]:
+    """Sort the file's keys into fusers (by position), tokenizer and tolerated frozen UNet weights;
+    returns ``(layout, fusers, tokenizer)``. Other GLIGEN modalities are named and refused here."""
     keys = tensors.keys
     ldm = {k: p for k in keys if (p := parse_ldm(k))}
     diff = {}
@@ -353,8 +358,7 @@ def adapter_from_tensors(tensors: _Tensors, name: str) -> LoadedAdapter:
     if not ldm and not diff:
         raise _diagnose_not_gligen(keys, name)
 
-    problems: list[str] = []
-    fusers: dict[BlockPosition, dict[str, tuple[str, torch.Tensor]]] = {}
+    fusers: dict[BlockPosition, Group] = {}
     for k, parsed in (ldm or diff).items():
         pos, param = parsed[1], parsed[2]
         if ldm and parsed[3] != 1:
@@ -363,7 +367,7 @@ def adapter_from_tensors(tensors: _Tensors, name: str) -> LoadedAdapter:
         fusers.setdefault(pos, {})[param] = (k, tensors.get(k))
     prefixes = {p[0] for p in (ldm or diff).values()}
 
-    tok: dict[str, tuple[str, torch.Tensor]] = {}
+    tok: Group = {}
     gligen_keys = set(ldm) | set(diff)
     for k in keys:
         m = POSITION_NET.match(k)
@@ -376,7 +380,7 @@ def adapter_from_tensors(tensors: _Tensors, name: str) -> LoadedAdapter:
                         f"(tensor '{k}'); use gligen_sd14_textbox_pruned.safetensors or another text-box file.")
             tok[m["param"]] = (k, tensors.get(k))
 
-    layout = "diffusers" if diff else "comfyui-pruned"
+    layout = "diffusers" if diff else "official" if (ldm and tensors.wrapped) else "comfyui-pruned"
     for k in keys:
         if k in gligen_keys:
             continue
@@ -390,15 +394,17 @@ def adapter_from_tensors(tensors: _Tensors, name: str) -> LoadedAdapter:
                     f"'{name}' has a {t.shape[1]}-channel first convolution ('{k}'): it is an inpainting or "
                     f"spatial-map GLIGEN, which this version does not run. Use a text-box generation file.")
         if (LDM_UNET.match(k) and ldm) or (DIFFUSERS_UNET.match(k) and diff):
-            if ldm:
-                layout = "official"
+            layout = "diffusers" if diff else "official"    # frozen UNet weights next to the fusers
             continue
         problems.append(f"unexpected tensor '{k}' (neither a fuser, the position_net, nor a UNet weight)")
-    if tensors.wrapped and ldm:
-        layout = "official"
+    return layout, fusers, tok
 
+
+def _shape(fusers: dict[BlockPosition, Group], tok: Group, problems: list[str]) -> AdapterShape | None:
+    """Widths read off the tensors, every shape checked against them."""
     if not tok:
         problems.append("no 'position_net.*' tensors: the grounding tokenizer is missing")
+        return None
     widths: dict[BlockPosition, int] = {}
     token_dims: set[int] = set()
     for pos, group in sorted(fusers.items(), key=lambda kv: kv[0].sort_key()):
@@ -410,40 +416,42 @@ def adapter_from_tensors(tensors: _Tensors, name: str) -> LoadedAdapter:
                      f"{pos}.fuser")
         widths[pos] = d
         token_dims.add(c)
+    dims = {q: _width_of(tok, q, 0) for q in ("null_positive_feature", "null_position_feature",
+                                              "linears.0.weight", "linears.4.weight")}
+    if None in dims.values():
+        problems.extend(f"missing tensor 'position_net.{q}'" for q, v in dims.items() if v is None and q not in tok)
+        return None
+    i, p, h, o = dims.values()
+    if p % 8:
+        problems.append(f"tensor 'position_net.null_position_feature' has {p} entries; a Fourier box "
+                        f"embedding has a multiple of 8 (4 coordinates x sin/cos)")
+        return None
+    _check_group({q: f(i, p, h, o) for q, f in TOKENIZER_SHAPES.items()}, tok, problems, "position_net")
+    problems.extend(f"fusers read {c}-d tokens but position_net makes {o}-d tokens" for c in sorted(token_dims - {o}))
+    return AdapterShape(widths, o, TokenizerShape(i, o, h, p // 8))
 
-    shape = None
-    if tok:
-        i = _width_of(tok, "null_positive_feature", 0)
-        p = _width_of(tok, "null_position_feature", 0)
-        h = _width_of(tok, "linears.0.weight", 0)
-        o = _width_of(tok, "linears.4.weight", 0)
-        if None in (i, p, h, o):
-            for param in ("null_positive_feature", "null_position_feature", "linears.0.weight", "linears.4.weight"):
-                if param not in tok:
-                    problems.append(f"missing tensor 'position_net.{param}'")
-        elif p % 8:
-            problems.append(f"tensor 'position_net.null_position_feature' has {p} entries; a Fourier box "
-                            f"embedding has a multiple of 8 (4 coordinates x sin/cos)")
-        else:
-            _check_group({q: f(i, p, h, o) for q, f in TOKENIZER_SHAPES.items()}, tok, problems, "position_net")
-            for c in sorted(token_dims - {o}):
-                problems.append(f"fusers read {c}-d tokens but position_net makes {o}-d tokens")
-            shape = AdapterShape(widths, o, TokenizerShape(i, o, h, p // 8))
+
+def _check_values(groups: dict[str, Group], problems: list[str]) -> None:
+    for group in groups.values():
+        for key, t in group.values():
+            if not t.is_floating_point():
+                problems.append(f"tensor '{key}' holds {str(t.dtype).replace('torch.', '')} values; GLIGEN weights are floats")
+            elif t.device.type != "meta" and not torch.isfinite(t).all():
+                problems.append(f"tensor '{key}' contains NaN or infinite values")
+
+
+def adapter_from_tensors(tensors: _Tensors, name: str) -> LoadedAdapter:
+    """Check every tensor and build the adapter; every problem found is reported at once."""
+    problems: list[str] = []
+    layout, fusers, tok = _gather(tensors, name, problems)
+    shape = _shape(fusers, tok, problems)
+    if not problems and shape is not None:
+        _check_values({**{pos.module_key: g for pos, g in fusers.items()}, "position_net": tok}, problems)
     if problems or shape is None:
         raise _problems_error(name, problems or ["the file's tensors do not form a GLIGEN adapter"])
-
-    state = {f"fusers.{pos.module_key}.{param}": t.reshape(FUSER_SHAPES[param](widths[pos], shape.token_dim))
+    state = {f"fusers.{pos.module_key}.{param}": t.reshape(FUSER_SHAPES[param](shape.fusers[pos], shape.token_dim))
              for pos, group in fusers.items() for param, (_, t) in group.items()}
     state.update({f"position_net.{param}": t for param, (_, t) in tok.items()})
-    names = {f"fusers.{pos.module_key}.{param}": key for pos, group in fusers.items() for param, (key, _) in group.items()}
-    names.update({f"position_net.{param}": key for param, (key, _) in tok.items()})
-    for k, t in state.items():
-        if not t.is_floating_point():
-            problems.append(f"tensor '{names[k]}' holds {str(t.dtype).replace('torch.', '')} values; GLIGEN weights are floats")
-        elif t.device.type != "meta" and not torch.isfinite(t).all():
-            problems.append(f"tensor '{names[k]}' contains NaN or infinite values")
-    if problems:
-        raise _problems_error(name, problems)
     with torch.device("meta"):
         adapter = GLIGENAdapter(shape)
     adapter.load_state_dict(state, strict=True, assign=True)
@@ -452,7 +460,7 @@ def adapter_from_tensors(tensors: _Tensors, name: str) -> LoadedAdapter:
     return LoadedAdapter(adapter, layout, name)
 
 
-def _squeeze_alphas(group: dict[str, tuple[str, torch.Tensor]]) -> dict[str, tuple[str, torch.Tensor]]:
+def _squeeze_alphas(group: Group) -> Group:
     """Gates stored as ``[1]`` instead of ``[]`` hold the same single value: accept both."""
     out = dict(group)
     for gate in ("alpha_attn", "alpha_dense"):

@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import shutil
-import sys
 import time
 
 from .host import PACK_DIR, Host, PromptInvalid, find_comfyui

@@ -187,7 +187,6 @@ def test_small_box_asks_for_confirmation(session):
 
 def test_hand_edited_json_stays_in_step(session):
     ed = session["editor"]
-    page = session["page"]
     textarea = ed.textarea()
     good = ed.text
     textarea.fill(good.replace("a corgi", "a sleepy corgi"))       # valid hand edit: list and canvas follow
@@ -244,7 +243,7 @@ def test_saved_workflow_reloads_identical_and_backend_receives_the_boxes(session
 
 
 def test_uploaded_and_run_backgrounds(session, tmp_path):
-    page, ed, server = session["page"], session["editor"], session["server"]
+    page, ed = session["page"], session["editor"]
     from PIL import Image
     image = tmp_path / "street.png"
     Image.new("RGB", (64, 48), (200, 40, 40)).save(image)

@@ -2,13 +2,11 @@
 -> VAE decode, on a tiny random SD1.x checkpoint and a GLIGEN file in the real layout."""
 from __future__ import annotations
 
-import json
 
 import pytest
 import torch
 
 from helpers.prompts import BOXES, Graph, base, core, finish, ksampler, ours
-from gligen_pack.runner.demo_models import cached, gligen_for
 
 CORE_MODE = "same as positive (ComfyUI core)"
 

@@ -5,8 +5,6 @@ import pytest
 import torch
 
 from helpers.prompts import Graph, advanced, base, finish, ksampler, ours, scheduled
-from helpers.spec import spec_fuser
-from gligen_pack.runner.demo_models import cached, gligen_for
 
 STEPS = 5
 
