@@ -81,12 +81,11 @@ class Progress:
 
 
 def demo_models(host: Host) -> tuple[str, str]:
-    from .demo_models import build_sd1_checkpoint, cache_dir, cached, gligen_for
+    from .demo_models import build_sd1_checkpoint, cached, gligen_for
     say("demo: building tiny random SD1.x and GLIGEN models (first run only) ...")
     ckpt = cached("demo_sd1_tiny.safetensors", build_sd1_checkpoint)
     gligen = cached("demo_gligen_tiny.safetensors", gligen_for)
     host.add_model_dirs({"checkpoints": [os.path.dirname(ckpt)], "gligen": [os.path.dirname(gligen)]})
-    del cache_dir
     return os.path.basename(ckpt), os.path.basename(gligen)
 
 
