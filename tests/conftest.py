@@ -23,7 +23,9 @@ if "gligen_pack" not in sys.modules:
 
 import pytest  # noqa: E402
 
-from gligen_pack.runner.demo_models import build_sd1_checkpoint, cached, gligen_for  # noqa: E402
+from gligen_pack.runner.demo_models import (  # noqa: E402
+    build_sd1_checkpoint, build_sdxl_checkpoint, gligen_for, gligen_xl_for)
+from helpers.models import provide  # noqa: E402
 from gligen_pack.runner.host import find_comfyui  # noqa: E402
 
 HOST = find_comfyui()
@@ -51,13 +53,6 @@ def models_dir(tmp_path_factory):
     return d
 
 
-def link(models_dir, kind: str, name: str, source: str) -> str:
-    target = models_dir / kind / name
-    if not target.exists():
-        os.symlink(source, target)
-    return name
-
-
 @pytest.fixture(scope="session")
 def host(models_dir, tmp_path_factory):
     path = HOST
@@ -74,12 +69,12 @@ def host(models_dir, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_ckpt(host, models_dir) -> str:
-    return link(models_dir, "checkpoints", "sd1_tiny.safetensors", cached("sd1_tiny.safetensors", build_sd1_checkpoint))
+    return provide(models_dir, "checkpoints", "sd1_tiny.safetensors", build_sd1_checkpoint)
 
 
 @pytest.fixture(scope="session")
 def tiny_gligen(host, models_dir) -> str:
-    return link(models_dir, "gligen", "gligen_tiny.safetensors", cached("gligen_tiny.safetensors", gligen_for))
+    return provide(models_dir, "gligen", "gligen_tiny.safetensors", gligen_for)
 
 
 PACK_FOLDER = "gligen_grounding"
@@ -121,11 +116,9 @@ def server(host, tmp_path_factory, tiny_ckpt, tiny_gligen, models_dir):
 
 @pytest.fixture(scope="session")
 def sdxl_ckpt(host, models_dir) -> str:
-    from gligen_pack.runner.demo_models import build_sdxl_checkpoint
-    return link(models_dir, "checkpoints", "sdxl_tiny.safetensors", cached("sdxl_tiny.safetensors", build_sdxl_checkpoint))
+    return provide(models_dir, "checkpoints", "sdxl_tiny.safetensors", build_sdxl_checkpoint)
 
 
 @pytest.fixture(scope="session")
 def gligen_xl(host, models_dir) -> str:
-    from gligen_pack.runner.demo_models import gligen_xl_for
-    return link(models_dir, "gligen", "gligen_xl_tiny.safetensors", cached("gligen_xl_tiny.safetensors", gligen_xl_for))
+    return provide(models_dir, "gligen", "gligen_xl_tiny.safetensors", gligen_xl_for)

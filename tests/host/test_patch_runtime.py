@@ -7,7 +7,8 @@ import torch
 
 from helpers.prompts import Graph, base, finish, ksampler, ours
 from helpers.spec import spec_fuser
-from gligen_pack.runner.demo_models import cached, gligen_for
+from helpers.models import provide
+from gligen_pack.runner.demo_models import gligen_for
 
 
 def rel(a, b):
@@ -92,10 +93,7 @@ def test_clones_share_the_patch_and_the_adapter_weights(grounded):
 
 
 def test_reground_with_zero_gates_is_the_plain_model(host, tiny_ckpt, models_dir):
-    import os
-    zero = "gligen_tiny_zero_gates.safetensors"
-    if not (models_dir / "gligen" / zero).exists():
-        os.symlink(cached(zero, gligen_for, gate=0.0), models_dir / "gligen" / zero)
+    zero = provide(models_dir, "gligen", "gligen_tiny_zero_gates.safetensors", gligen_for, gate=0.0)
     latents = []
     for reground in (None, True):
         g = Graph(); b = base(g, tiny_ckpt)

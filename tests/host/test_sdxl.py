@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from gligen_pack.runner.demo_models import cached, gligen_xl_for
+from helpers.models import provide
+from gligen_pack.runner.demo_models import gligen_xl_for
 from helpers.prompts import Graph, base, finish, ksampler, ours, scheduled
 
 BOXES = [{"phrase": "a red car", "box": [0.1, 0.3, 0.6, 0.9]}, {"phrase": "a corgi", "box": [0.5, 0.1, 0.95, 0.7]}]
@@ -46,13 +47,10 @@ def test_checkpoint_is_detected_as_sdxl(host, sdxl_ckpt):
 
 
 def test_grounded_sdxl_differs_and_zero_gates_reproduce(host, sdxl_ckpt, gligen_xl, models_dir):
-    import os
     plain = latent(host, sdxl_ckpt)
     grounded = latent(host, sdxl_ckpt, gligen_xl)
     assert torch.isfinite(grounded).all() and rel(grounded, plain) > 1e-3
-    zero = "gligen_xl_zero.safetensors"
-    if not (models_dir / "gligen" / zero).exists():
-        os.symlink(cached("gligen_xl_zero.safetensors", gligen_xl_for, gate=0.0), models_dir / "gligen" / zero)
+    zero = provide(models_dir, "gligen", "gligen_xl_zero.safetensors", gligen_xl_for, gate=0.0)
     assert torch.equal(latent(host, sdxl_ckpt, zero), plain)
     assert torch.equal(latent(host, sdxl_ckpt, zero, reground=True), plain)
 
