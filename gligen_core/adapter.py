@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ._ops import CAST_OPS, Ops
 from .fuser import GatedSelfAttention
 from .positions import BlockPosition
 from .tokenizer import TextBoxTokenizer
@@ -45,16 +46,29 @@ class AdapterShape:
 
 
 class GLIGENAdapter(nn.Module):
-    def __init__(self, shape: AdapterShape) -> None:
+    """``ops`` builds the layers with weights (see ``_ops``); a host passes its own to cast and
+    offload them itself. ``rebuilt`` makes the same adapter with other ops and dtype."""
+
+    def __init__(self, shape: AdapterShape, ops: Ops = CAST_OPS) -> None:
         super().__init__()
         self.shape = shape
         self.fusers = nn.ModuleDict({
-            pos.module_key: GatedSelfAttention(d, shape.token_dim, default_heads(d, shape.token_dim))
+            pos.module_key: GatedSelfAttention(d, shape.token_dim, default_heads(d, shape.token_dim), ops)
             for pos, d in sorted(shape.fusers.items(), key=lambda kv: kv[0].sort_key())
         })
         t = shape.tokenizer
-        self.position_net = TextBoxTokenizer(t.in_dim, t.out_dim, t.fourier_freqs, t.hidden_dim)
+        self.position_net = TextBoxTokenizer(t.in_dim, t.out_dim, t.fourier_freqs, t.hidden_dim, ops)
         self._by_position = {BlockPosition.from_module_key(k): m for k, m in self.fusers.items()}
+
+    def rebuilt(self, ops: Ops, dtype: torch.dtype, device: torch.device | str = "cpu") -> "GLIGENAdapter":
+        """This adapter built with ``ops``, its weights cast once to ``dtype`` on ``device``. Tensors
+        already in that dtype and on that device are shared, not copied."""
+        state = {k: v.to(device=device, dtype=dtype) for k, v in self.state_dict().items()}
+        with torch.device("meta"):
+            out = GLIGENAdapter(self.shape, ops)
+        out.load_state_dict(state, strict=True, assign=True)
+        out.requires_grad_(False)
+        return out.eval()
 
     @property
     def family(self) -> str:
@@ -69,6 +83,11 @@ class GLIGENAdapter(nn.Module):
 
     def fuser_at(self, position: BlockPosition) -> GatedSelfAttention | None:
         return self._by_position.get(position)
+
+    def fuser_table(self) -> dict[tuple[str, int, int], GatedSelfAttention]:
+        """The fusers keyed by plain ``(part, block, inner)`` tuples: the address a host's transformer
+        block gives, cheap to look up inside a compiled graph."""
+        return {tuple(pos): m for pos, m in self._by_position.items()}
 
     def widths(self) -> list[int]:
         return sorted(set(self.shape.fusers.values()))

@@ -49,6 +49,20 @@ class Grounding:
         return Grounding(tuple(entries[i].phrase for i in idx), boxes[idx], features[idx],
                          self.dropped + other.dropped + len(dropped))
 
+    def within(self, x0: float, y0: float, x1: float, y1: float) -> "Grounding":
+        """The grounding as seen from the crop ``[x0, y0, x1, y1]`` of the canvas (normalised): every box
+        in the crop's own normalised coordinates, cut at its edges; boxes that do not overlap the crop
+        are left out. Used when the UNet sees only an area of the canvas (area conditioning)."""
+        if not (0.0 <= x0 < x1 <= 1.0 and 0.0 <= y0 < y1 <= 1.0):
+            raise ValueError(f"crop {[x0, y0, x1, y1]} is not a part of the canvas")
+        if (x0, y0, x1, y1) == (0.0, 0.0, 1.0, 1.0) or not len(self):
+            return self
+        origin = self.boxes.new_tensor([x0, y0, x0, y0])
+        size = self.boxes.new_tensor([x1 - x0, y1 - y0, x1 - x0, y1 - y0])
+        boxes = ((self.boxes - origin) / size).clamp(0.0, 1.0)
+        keep = ((boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])).nonzero().flatten().tolist()
+        return Grounding(tuple(self.phrases[i] for i in keep), boxes[keep], self.features[keep], self.dropped)
+
     def slots(self, slots: int = MAX_OBJECTS) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(boxes [1, S, 4], masks [1, S], features [1, S, D])`` padded with empty slots."""
         k = len(self)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._ops import CastLinear, _like
+from ._ops import CAST_OPS, Ops, _like
 from .fourier import DEFAULT_FREQS, embedding_dim, fourier_embed
 
 MAX_OBJECTS = 30  # slots every released text-box GLIGEN was trained with
@@ -17,18 +17,18 @@ MAX_OBJECTS = 30  # slots every released text-box GLIGEN was trained with
 
 class TextBoxTokenizer(nn.Module):
     def __init__(self, in_dim: int = 768, out_dim: int = 768, fourier_freqs: int = DEFAULT_FREQS,
-                 hidden_dim: int = 512) -> None:
+                 hidden_dim: int = 512, ops: Ops = CAST_OPS) -> None:
         super().__init__()
         self.in_dim = in_dim
         self.out_dim = out_dim
         self.fourier_freqs = fourier_freqs
         self.position_dim = embedding_dim(4, fourier_freqs)
         self.linears = nn.Sequential(
-            CastLinear(in_dim + self.position_dim, hidden_dim),
+            ops.Linear(in_dim + self.position_dim, hidden_dim),
             nn.SiLU(),
-            CastLinear(hidden_dim, hidden_dim),
+            ops.Linear(hidden_dim, hidden_dim),
             nn.SiLU(),
-            CastLinear(hidden_dim, out_dim),
+            ops.Linear(hidden_dim, out_dim),
         )
         self.null_positive_feature = nn.Parameter(torch.zeros(in_dim))
         self.null_position_feature = nn.Parameter(torch.zeros(self.position_dim))

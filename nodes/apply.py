@@ -7,7 +7,8 @@ from comfy_api.latest import io
 
 from ..gligen_core import GLIGENError
 from .model_fit import check_fit, model_family
-from .patch import NEGATIVE_MODES, NEGATIVE_NULL, GroundingPatch, attach
+from .patch import NEGATIVE_ALIASES, NEGATIVE_MODES, NEGATIVE_NULL, GroundingPatch, attach
+from .runtime import comfy_attention, compute_dtype
 from .types import PATCH_KEY, AdapterRef, GLIGENAdapterIO
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,9 @@ class GLIGENApply(io.ComfyNode):
                                tooltip="Scale of both gated residuals (the paper's beta). 0 is the plain model, "
                                        "1 the trained strength."),
                 io.Combo.Input("negative", options=NEGATIVE_MODES, default=NEGATIVE_NULL,
-                               tooltip="What a conditioning without boxes (the negative) is grounded with: the "
-                                       "paper's null grounding, or the positive's boxes as ComfyUI core does."),
+                               tooltip="What a conditioning without boxes (the negative) is grounded with: "
+                                       "'null', the paper's null grounding (no boxes), or 'same_as_positive', "
+                                       "the positive's boxes as ComfyUI core does."),
                 io.Float.Input("start_percent", default=0.0, min=0.0, max=1.0, step=0.001, optional=True,
                                tooltip="Grounding starts at this point of the denoising (0 = the first, noisiest "
                                        "step), on the model's own noise schedule, so it works with every sampler."),
@@ -56,9 +58,10 @@ class GLIGENApply(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, start_percent: float = 0.0, end_percent: float = 1.0) -> bool | str:
+    def validate_inputs(cls, negative: str | None = NEGATIVE_NULL) -> bool | str:
+        """The combo, with the display strings earlier versions saved in workflows as aliases."""
         try:
-            check_percents(start_percent, end_percent)
+            negative_mode(negative)
         except GLIGENError as e:
             return str(e)
         return True
@@ -66,17 +69,27 @@ class GLIGENApply(io.ComfyNode):
     @classmethod
     def execute(cls, model, gligen: AdapterRef, strength: float, negative: str, start_percent: float = 0.0,
                 end_percent: float = 1.0, reground: bool = False) -> io.NodeOutput:
-        if negative not in NEGATIVE_MODES:
-            raise GLIGENError(f"negative = {negative!r} is not one of {NEGATIVE_MODES}.")
+        mode = negative_mode(negative)
         check_percents(start_percent, end_percent)
         if model.get_additional_models_with_key(PATCH_KEY):
             raise GLIGENError("this model already went through GLIGENApply; apply GLIGEN once per model "
                               "(remove the second GLIGENApply).")
         check_fit(gligen.adapter, model)
-        sampling = model.get_model_object("model_sampling")
-        patch = GroundingPatch(gligen, strength, negative, sigma_start=float(sampling.percent_to_sigma(start_percent)),
-                               sigma_end=float(sampling.percent_to_sigma(end_percent)), reground=reground)
-        log.info("GLIGEN: %s patched with %d fusers (strength %g, negative: %s, %g-%g of sampling%s)",
-                 model_family(model), len(gligen.adapter.positions()), strength, negative, start_percent,
-                 end_percent, ", ReGround" if reground else "")
-        return io.NodeOutput(attach(model, gligen, patch))
+        dtype = compute_dtype(model)
+        adapter, adapter_patcher = gligen.runtime(dtype)
+        patch = GroundingPatch(adapter, comfy_attention, strength, mode, start_percent, end_percent, reground)
+        log.info("GLIGEN: %s patched with %d fusers in %s (strength %g, negative: %s, %g-%g of sampling%s)",
+                 model_family(model), len(adapter.positions()), str(dtype).replace("torch.", ""), strength, mode,
+                 start_percent, end_percent, ", ReGround" if reground else "")
+        return io.NodeOutput(attach(model, patch, adapter_patcher))
+
+
+def negative_mode(value) -> str:
+    """The stable value of the ``negative`` combo; today's values and earlier display strings."""
+    if value is None:  # linked: checked when the node runs
+        return NEGATIVE_NULL
+    if value in NEGATIVE_MODES:
+        return value
+    if value in NEGATIVE_ALIASES:
+        return NEGATIVE_ALIASES[value]
+    raise GLIGENError(f"negative = {value!r} is not a choice; use one of {', '.join(map(repr, NEGATIVE_MODES))}.")

@@ -4,10 +4,7 @@ from __future__ import annotations
 import logging
 import os
 
-import comfy.model_management as mm
-import comfy.model_patcher
 import folder_paths
-import torch
 from comfy_api.latest import io
 
 from ..gligen_core import GLIGENFileError, check_file, load_adapter
@@ -42,13 +39,8 @@ def load_ref(name: str) -> AdapterRef:
         raise GLIGENFileError(NO_FILES_HINT if not files else
                               f"GLIGEN file '{name}' is not in models/gligen (found: {', '.join(files[:8])}).")
     loaded = load_adapter(folder_paths.get_full_path_or_raise("gligen", name))
-    adapter = loaded.adapter
-    if next(adapter.parameters()).dtype == torch.float32 and mm.should_use_fp16():
-        adapter.half()  # as core does: fp16 where the device prefers it
     log.info("GLIGEN: loaded %s", loaded.describe())
-    patcher = comfy.model_patcher.ModelPatcher(
-        adapter, load_device=mm.get_torch_device(), offload_device=mm.unet_offload_device())
-    return AdapterRef(loaded, patcher)
+    return AdapterRef(loaded)  # cast once to the UNet's compute dtype when a model is patched
 
 
 class GLIGENAdapterLoader(io.ComfyNode):

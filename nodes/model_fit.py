@@ -47,4 +47,12 @@ def check_fit(adapter: GLIGENAdapter, model) -> dict[BlockPosition, tuple[int, i
             f"{adapter.shape.token_dim}-d tokens); your model is {family} (widths {model_widths}). "
             f"{len(wrong)} of {len(adapter.positions())} fusers do not fit, e.g. {'; '.join(wrong[:3])}. "
             f"Load the GLIGEN file made for {family}, or use a {adapter.family} checkpoint.")
+    missing = [pos for pos in sorted(blocks, key=BlockPosition.sort_key) if pos not in adapter.shape.fusers]
+    if missing:
+        shown = ", ".join(str(p) for p in missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
+        raise ModelMismatchError(
+            f"This GLIGEN file has no fuser for {len(missing)} of the {len(blocks)} transformer blocks of your "
+            f"{family} model: {shown}. Every GLIGEN release has one fuser per transformer block; a file without "
+            f"some is incomplete (a partial download or a bad conversion) and would ground only part of the "
+            f"UNet. Download the file again or use an unmodified release.")
     return blocks

@@ -1,48 +1,62 @@
 """The runtime side of GLIGENApply: one patch object per patched model.
 
 How grounding reaches the fusers (see shared/DESIGN.md, "a model-level patch that reads the batch"):
-- the patch is a ``middle_patch`` registered on the cloned ModelPatcher, so every conditioning of a
-  batch shares it and ComfyUI keeps batching cond and uncond into one UNet call;
-- a ``CALC_COND_BATCH`` wrapper sees the conditioning dicts of every step; it records, per sampling
-  run, which grounding each conditioning uuid carries. The record lives in that run's own
-  ``transformer_options`` (ComfyUI clones them per run), so nothing leaks between runs;
-- inside the UNet, ``transformer_options["uuids"]`` says which conditioning each batch chunk came
-  from; tokens are computed once per conditioning per run and concatenated per chunk;
-- the fuser for a block is found by ``(block, block_index)``, never by counting calls.
-A conditioning without grounding (the usual negative) gets the null grounding of the paper, or, in
+- a ``CALC_COND_BATCH`` wrapper sees the conditioning dicts of every step. Once per sampling run it
+  makes a ``RunState`` in that run's own ``transformer_options`` (ComfyUI clones them per run): the
+  grounding each conditioning carries, mapped into its area when it has one (area conditioning shows
+  the UNet a crop of the canvas), and the start/end percents as sigmas of the model being sampled (so
+  a model-sampling patch applied after GLIGENApply moves them as it moves ConditioningSetTimestepRange).
+  Each step it works out the scale: strength x the sigma range x a ScheduledSampler's schedule;
+- an ``APPLY_MODEL`` wrapper runs once per UNet call, outside the UNet: from
+  ``transformer_options["uuids"]`` and ``["cond_or_uncond"]`` (which conditioning each batch chunk came
+  from) it takes the tokens of the chunks (made once per conditioning per run) and hands the UNet two
+  tensors, the tokens ``[B, M, C]`` and the scale (0-dim). At scale 0 it hands none and the fusers are
+  skipped. It removes the run state from what the UNet sees;
+- the ``middle_patch`` (inside the UNet, after self-attention) runs the fuser of its block, found by
+  ``(block, block_index)``, on those tensors. It touches no Python state that changes between steps or
+  runs, so under torch.compile the UNet stays one graph: no graph break, and no recompile for a new
+  run, new boxes, another step count or schedule (the scale is a tensor, not a guarded number).
+The patch is registered on the cloned ModelPatcher, so every conditioning shares it and ComfyUI keeps
+batching cond and uncond into one UNet call. A conditioning without grounding (the usual negative, and
+the copy of an area conditioning ComfyUI gives the negative) gets the paper's null grounding, or, in
 core-compatible mode, the positive's grounding as ComfyUI core does.
-
-The scale of a step (strength x the GLIGENApply sigma range x a ScheduledSampler's per-step schedule)
-is worked out once per UNet call in the wrapper; at 0 the fusers are skipped entirely.
 ReGround (GLIGEN spec section 8) rewires each block in parallel: the ``middle_patch`` computes the
-fuser's update without applying it, and an ``attn2_output_patch`` adds it to the cross-attention
-output, so cross-attention reads the self-attention output instead of the fuser's.
+fuser's update without applying it and leaves it in the block's own ``extra_options``; an
+``attn2_output_patch`` adds it to the cross-attention output, so cross-attention reads the
+self-attention output instead of the fuser's.
 """
 from __future__ import annotations
 
 import logging
-import math
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
-from ..gligen_core import BlockPosition, Grounding, MAX_OBJECTS
+from ..gligen_core import GLIGENAdapter, GLIGENError, Grounding, MAX_OBJECTS
 from ..gligen_core.schedule import StepSchedule, active_in_range
-from .types import GROUNDING_KEY, PATCH_KEY, AdapterRef
+from .types import GROUNDING_KEY, PATCH_KEY
 from .unpatched import strip_checks
 
 log = logging.getLogger(__name__)
 
-RUN_KEY = "gligen_pack_run"
-SCHEDULE_KEY = "gligen_step_schedule"  # a StepSchedule a ScheduledSampler puts in transformer_options
-NEGATIVE_NULL = "null grounding (paper)"
-NEGATIVE_SAME = "same as positive (ComfyUI core)"
+RUN_KEY = "gligen_pack_run"             # the RunState, in a sampling run's transformer_options
+TOKENS_KEY = "gligen_pack_tokens"       # per UNet call: grounding tokens [B, M, C]; absent at scale 0
+SCALE_KEY = "gligen_pack_scale"         # per UNet call: the scale, a 0-dim tensor
+PENDING_KEY = "gligen_pack_pending"     # per transformer block (ReGround): the update for attn2's output
+SCHEDULE_KEY = "gligen_step_schedule"   # a StepSchedule a ScheduledSampler puts in transformer_options
+
+# Stable combo values of GLIGENApply's `negative`, and the display strings earlier versions saved.
+NEGATIVE_NULL = "null"
+NEGATIVE_SAME = "same_as_positive"
 NEGATIVE_MODES = [NEGATIVE_NULL, NEGATIVE_SAME]
+NEGATIVE_ALIASES = {"null grounding (paper)": NEGATIVE_NULL, "same as positive (ComfyUI core)": NEGATIVE_SAME}
+
+Chunk = tuple[int, Any]  # (cond_or_uncond, uuid) of one batch chunk
 
 
 class _Shared:
     """ComfyUI deep-copies ``model_options`` on every ``ModelPatcher.clone()``; the patch and its
-    run state must stay one object (the wrapper and the block patches meet in it) and the adapter's
+    run state must stay one object (the wrappers and the block patches meet in it) and the adapter's
     weights must never be copied, so a deep copy returns the object itself."""
 
     def __deepcopy__(self, memo):
@@ -52,28 +66,57 @@ class _Shared:
         return self
 
 
-class RunState(_Shared):
-    """What one sampling run knows: the grounding of each conditioning and the tokens made from it."""
+def crop_of(area, canvas: tuple[int, ...]) -> tuple[float, float, float, float] | None:
+    """The normalised ``[x0, y0, x1, y1]`` of the canvas the UNet sees for a conditioning's resolved
+    ``area`` (sizes then offsets, in latent units, as ComfyUI's sampler crops it); None for all of it."""
+    if area is None:
+        return None
+    n = len(area) // 2
+    sizes, offsets = list(area[:n]), list(area[n:])
+    h, w = canvas[-2], canvas[-1]
+    (sh, sw), (oy, ox) = sizes[-2:], offsets[-2:]
+    sh, sw = min(h - oy, sh), min(w - ox, sw)  # the sampler's own clamp at the canvas edge
+    if sh <= 0 or sw <= 0:
+        return None
+    return ox / w, oy / h, (ox + sw) / w, (oy + sh) / h
 
-    def __init__(self, patch: "GroundingPatch") -> None:
+
+class RunState(_Shared):
+    """What one sampling run knows: its sigma range, the grounding of each conditioning chunk, the
+    tokens made from it, and the scale of the current step."""
+
+    def __init__(self, patch: "GroundingPatch", model_sampling) -> None:
         self.patch = patch
-        self.grounding: dict[Any, Grounding | None] = {}
+        self.sigma_start = float(model_sampling.percent_to_sigma(patch.start_percent))
+        self.sigma_end = float(model_sampling.percent_to_sigma(patch.end_percent))
+        self.grounding: dict[Chunk, Grounding | None] = {}
         self.scale = patch.strength
-        self.pending: torch.Tensor | None = None  # ReGround: the fuser update waiting for attn2's output
         self._tokens: dict[tuple, torch.Tensor] = {}
         self._batches: dict[tuple, torch.Tensor] = {}
+        self._scales: dict[tuple, torch.Tensor] = {}
 
-    def register(self, conds: list[list[dict] | None]) -> None:
-        uuids = [c["uuid"] for group in conds if group for c in group]
-        if all(u in self.grounding for u in uuids):
+    # -- once per run: which grounding each conditioning chunk gets --------------------------------
+    def register(self, conds: list[list[dict] | None], canvas: tuple[int, ...]) -> None:
+        chunks = [(i, c["uuid"]) for i, group in enumerate(conds) if group for c in group]
+        if all(k in self.grounding for k in chunks):
             return
+        positive = conds[0] or []
+        positive_uuids = {c["uuid"] for c in positive}
         for i, group in enumerate(conds):
             for c in group or []:
-                self.grounding[c["uuid"]] = c.get(GROUNDING_KEY)
+                g = c.get(GROUNDING_KEY)
+                if i > 0 and c["uuid"] in positive_uuids and self.patch.negative_mode == NEGATIVE_NULL:
+                    g = None  # ComfyUI's copy of a positive area conditioning for the negative side
+                self.grounding[(i, c["uuid"])] = self._in_area(g, c.get("area"), canvas)
             if i > 0 and group and self.patch.negative_mode == NEGATIVE_SAME:
-                self._reuse_positive(conds[0] or [], group)
+                self._reuse_positive(positive, i, group, canvas)
 
-    def _reuse_positive(self, positive: list[dict], group: list[dict]) -> None:
+    @staticmethod
+    def _in_area(g: Grounding | None, area, canvas: tuple[int, ...]) -> Grounding | None:
+        crop = crop_of(area, canvas)
+        return g if g is None or crop is None else g.within(*crop)
+
+    def _reuse_positive(self, positive: list[dict], i: int, group: list[dict], canvas: tuple[int, ...]) -> None:
         """ComfyUI core's rule (``apply_empty_x_to_equal_area``): when no entry of this group has
         grounding, its area-less entries take the positive's groundings in turn, the last one winning."""
         if any(c.get(GROUNDING_KEY) is not None for c in group if "area" not in c):
@@ -83,10 +126,22 @@ class RunState(_Shared):
         if not others:
             return
         for x, g in enumerate(grounded):
-            self.grounding[others[x % len(others)]["uuid"]] = g
+            self.grounding[(i, others[x % len(others)]["uuid"])] = g
 
-    def _tokens_of(self, uuid: Any, device: torch.device) -> torch.Tensor:
-        g = self.grounding.get(uuid)
+    # -- once per step ------------------------------------------------------------------------------
+    def scale_at(self, sigma: float, transformer_options: dict) -> float:
+        """strength x (inside the sigma range) x the ScheduledSampler's value for this step."""
+        scale = self.patch.strength
+        if scale == 0.0 or not active_in_range(sigma, self.sigma_start, self.sigma_end):
+            return 0.0
+        schedule: StepSchedule | None = transformer_options.get(SCHEDULE_KEY)
+        if schedule is not None:
+            scale *= schedule.value_at(sigma, transformer_options.get("sample_sigmas"))
+        return scale
+
+    # -- once per UNet call: tensors for the fusers ---------------------------------------------------
+    def _tokens_of(self, chunk: Chunk | None, device: torch.device) -> torch.Tensor:
+        g = self.grounding.get(chunk) if chunk is not None else None
         key = (id(g), device)
         if key not in self._tokens:
             tokenizer = self.patch.adapter.position_net
@@ -95,96 +150,107 @@ class RunState(_Shared):
                     torch.zeros(1, MAX_OBJECTS, tokenizer.in_dim)
             else:
                 boxes, masks, feats = g.slots(MAX_OBJECTS)
+            dtype = next(tokenizer.parameters()).dtype
             with torch.no_grad():
-                self._tokens[key] = tokenizer(boxes.to(device), masks.to(device), feats.to(device))
+                self._tokens[key] = tokenizer(boxes.to(device, dtype), masks.to(device, dtype), feats.to(device, dtype))
         return self._tokens[key]
 
-    def tokens_for(self, uuids: list | None, x: torch.Tensor) -> torch.Tensor:
-        """Tokens ``[B, M, C]`` matching the batch of ``x``: one block of rows per conditioning chunk."""
-        if not uuids:
-            uuids = [None]
-        key = (tuple(uuids), x.shape[0], x.device, x.dtype)
+    def tokens_for(self, chunks: list[Chunk] | None, batch: int, device: torch.device,
+                   dtype: torch.dtype) -> torch.Tensor:
+        """Tokens ``[batch, M, C]``: one block of rows per conditioning chunk of the UNet call."""
+        chunks = chunks or [None]
+        if batch % len(chunks):
+            raise GLIGENError(
+                f"GLIGEN: the UNet was called with a batch of {batch} latents in {len(chunks)} conditioning "
+                f"chunks, which do not divide evenly, so the boxes cannot be matched to the latents. A node "
+                f"between the sampler and the model splits the batch unevenly; sample without it.")
+        key = (tuple(chunks), batch, device, dtype)
         out = self._batches.get(key)
         if out is None:
-            per_chunk = x.shape[0] // len(uuids)
-            out = torch.cat([self._tokens_of(u, x.device).expand(per_chunk, -1, -1) for u in uuids]).to(x.dtype)
+            per_chunk = batch // len(chunks)
+            out = torch.cat([self._tokens_of(c, device).expand(per_chunk, -1, -1) for c in chunks]).to(dtype)
             self._batches[key] = out
         return out
 
+    def scale_tensor(self, device: torch.device) -> torch.Tensor:
+        key = (self.scale, device)
+        if key not in self._scales:
+            self._scales[key] = torch.tensor(self.scale, dtype=torch.float32, device=device)
+        return self._scales[key]
+
 
 class GroundingPatch(_Shared):
-    def __init__(self, ref: AdapterRef, strength: float, negative_mode: str, sigma_start: float = math.inf,
-                 sigma_end: float = 0.0, reground: bool = False) -> None:
-        self.ref = ref
+    def __init__(self, adapter: GLIGENAdapter, attention: Callable[..., torch.Tensor], strength: float,
+                 negative_mode: str, start_percent: float = 0.0, end_percent: float = 1.0,
+                 reground: bool = False) -> None:
+        self.adapter = adapter
+        self.attention = attention
+        self.fusers = adapter.fuser_table()
         self.strength = float(strength)
         self.negative_mode = negative_mode
-        self.sigma_start = float(sigma_start)
-        self.sigma_end = float(sigma_end)
+        self.start_percent = float(start_percent)
+        self.end_percent = float(end_percent)
         self.reground = reground
         self._fallback: RunState | None = None
 
-    @property
-    def adapter(self):
-        return self.ref.adapter
-
-    def scale_for(self, sigma: float | None, transformer_options: dict) -> float:
-        """strength x (inside the sigma range) x the ScheduledSampler's value for this step."""
-        scale = self.strength
-        if sigma is None or scale == 0.0:
-            return scale
-        if not active_in_range(sigma, self.sigma_start, self.sigma_end):
-            return 0.0
-        schedule: StepSchedule | None = transformer_options.get(SCHEDULE_KEY)
-        if schedule is not None:
-            scale *= schedule.value_at(sigma, transformer_options.get("sample_sigmas"))
-        return scale
-
-    # CALC_COND_BATCH wrapper: once per UNet call
+    # CALC_COND_BATCH wrapper: once per step (per context window with context windows)
     def calc_cond_batch(self, executor, model, conds, x_in, timestep, model_options):
         to = model_options.setdefault("transformer_options", {})
         run = to.get(RUN_KEY)
         if run is None or run.patch is not self:
-            run = RunState(self)
+            run = RunState(self, model.model_sampling)
             to[RUN_KEY] = run
-        run.register(conds)
-        run.scale = self.scale_for(float(timestep.max()), to)
+        run.register(conds, tuple(x_in.shape[2:]))
+        run.scale = run.scale_at(float(timestep.max()), to)
         return executor(model, strip_checks(conds), x_in, timestep, model_options)
 
-    def _run(self, extra_options: dict) -> tuple[RunState, list | None]:
-        run = extra_options.get(RUN_KEY)
+    def _run_of(self, model, transformer_options: dict) -> RunState:
+        run = transformer_options.get(RUN_KEY)
         if run is not None and run.patch is self:
-            return run, extra_options.get("uuids")
+            return run
         if self._fallback is None:
             log.warning("GLIGEN: the model was called outside ComfyUI's sampler; using null grounding.")
-            self._fallback = RunState(self)
-        sigmas = extra_options.get("sigmas")
-        self._fallback.scale = self.scale_for(float(sigmas.max()) if sigmas is not None else None, extra_options)
-        return self._fallback, None
+            self._fallback = RunState(self, model.model_sampling)
+        return self._fallback
 
-    # middle_patch: after self-attention, before cross-attention
+    # APPLY_MODEL wrapper: once per UNet call, outside the (possibly compiled) UNet
+    def apply_model(self, executor, x, t, c_concat=None, c_crossattn=None, control=None, transformer_options={},
+                    **kwargs):
+        model = executor.class_obj
+        run = self._run_of(model, transformer_options)
+        to = {k: v for k, v in transformer_options.items() if k not in (RUN_KEY, SCHEDULE_KEY)}
+        if run.scale != 0.0:
+            uuids, cond_or_uncond = to.get("uuids"), to.get("cond_or_uncond")
+            chunks = list(zip(cond_or_uncond, uuids)) if uuids and cond_or_uncond else None
+            dtype = model.manual_cast_dtype or model.get_dtype()
+            to[TOKENS_KEY] = run.tokens_for(chunks, x.shape[0], x.device, dtype)
+            to[SCALE_KEY] = run.scale_tensor(x.device)
+        return executor(x, t, c_concat, c_crossattn, control, to, **kwargs)
+
+    # middle_patch: inside the UNet, after self-attention, before cross-attention
     def __call__(self, x: torch.Tensor, extra_options: dict) -> torch.Tensor:
-        run, uuids = self._run(extra_options)
-        run.pending = None
+        tokens = extra_options.get(TOKENS_KEY)
         block = extra_options.get("block")
-        if block is None or run.scale == 0.0:
+        if tokens is None or block is None:
             return x
-        fuser = self.adapter.fuser_at(BlockPosition(block[0], block[1], extra_options.get("block_index", 0)))
+        fuser = self.fusers.get((block[0], block[1], extra_options.get("block_index", 0)))
         if fuser is None:
             return x
-        tokens = run.tokens_for(uuids, x)
+        args = (x, tokens, extra_options[SCALE_KEY])
+        options = dict(heads=extra_options.get("n_heads"), attention=self.attention,
+                       attn_precision=extra_options.get("attn_precision"), transformer_options=extra_options)
         if self.reground:
-            run.pending = fuser.residual(x, tokens, run.scale, heads=extra_options.get("n_heads"))
+            extra_options[PENDING_KEY] = fuser.residual(*args, **options)
             return x
-        return fuser(x, tokens, run.scale, heads=extra_options.get("n_heads"))
+        return fuser(*args, **options)
 
     # attn2_output_patch, ReGround only: cross-attention's output plus the fuser's update
     def attn2_output(self, n: torch.Tensor, extra_options: dict) -> torch.Tensor:
-        run, _ = self._run(extra_options)
-        pending, run.pending = run.pending, None
+        pending = extra_options.pop(PENDING_KEY, None)
         return n if pending is None else n + pending
 
 
-def attach(model, ref: AdapterRef, patch: GroundingPatch):
+def attach(model, patch: GroundingPatch, adapter_patcher) -> Any:
     """A clone of ``model`` running ``patch``; the adapter's weights load and offload with the UNet."""
     import comfy.patcher_extension
     m = model.clone()
@@ -192,5 +258,6 @@ def attach(model, ref: AdapterRef, patch: GroundingPatch):
     if patch.reground:
         m.set_model_attn2_output_patch(patch.attn2_output)
     m.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.CALC_COND_BATCH, PATCH_KEY, patch.calc_cond_batch)
-    m.set_additional_models(PATCH_KEY, [ref.patcher])
+    m.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.APPLY_MODEL, PATCH_KEY, patch.apply_model)
+    m.set_additional_models(PATCH_KEY, [adapter_patcher])
     return m

@@ -1,11 +1,9 @@
 """Socket types the pack's nodes pass between each other, and the conditioning key they use."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from comfy_api.latest import io
 
-from ..gligen_core import LoadedAdapter
+from ..gligen_core import GLIGENAdapter, LoadedAdapter
 
 GLIGENAdapterIO = io.Custom("GLIGEN_ADAPTER")
 GroundingBoxesIO = io.Custom("GROUNDING_BOXES")
@@ -17,15 +15,26 @@ GROUNDING_KEY = "gligen_grounding"
 PATCH_KEY = "gligen_pack"
 
 
-@dataclass(frozen=True)
 class AdapterRef:
-    """A loaded adapter and the ModelPatcher that lets ComfyUI load and offload it with the UNet."""
-    loaded: LoadedAdapter
-    patcher: object  # comfy.model_patcher.ModelPatcher wrapping ``loaded.adapter``
+    """What GLIGENAdapterLoader outputs: the loaded adapter (its shapes and description) and the
+    runtime copies GLIGENApply makes of it, one per UNet compute dtype (see ``runtime.py``)."""
+
+    def __init__(self, loaded: LoadedAdapter) -> None:
+        self.loaded = loaded
+        self._runtime = None
 
     @property
-    def adapter(self):
+    def adapter(self) -> GLIGENAdapter:
+        """The loaded adapter: its shapes, family and phrase width. Once a model is patched its
+        weights live in the runtime copy (``runtime``), so compute with that one."""
         return self.loaded.adapter
+
+    def runtime(self, dtype):
+        """``(adapter, patcher)`` in ``dtype``, made once per dtype; ComfyUI's layers and memory management."""
+        from .runtime import RuntimeAdapters
+        if self._runtime is None:
+            self._runtime = RuntimeAdapters(self.loaded.adapter)
+        return self._runtime.get(dtype)
 
     def __deepcopy__(self, memo):  # a patched model's clone shares the adapter, never copies it
         return self

@@ -44,7 +44,7 @@ def ksampler(g: Graph, model, positive, negative, latent, seed: int = 7, steps: 
 
 
 def ours(g: Graph, b: dict, gligen: str, boxes=BOXES, size: int = 64, strength: float = 1.0,
-         negative_mode: str = "null grounding (paper)", **apply_options) -> tuple[list, list, str]:
+         negative_mode: str = "null", **apply_options) -> tuple[list, list, str]:
     """The pack's nodes: returns (patched model, grounded positive, boxes node id)."""
     loader = g.add("GLIGENAdapterLoader", gligen_name=gligen)
     boxes_node = g.add("GLIGENGroundingBoxes", width=size, height=size, boxes_json=json.dumps(boxes))

@@ -8,7 +8,7 @@ import torch
 
 from helpers.prompts import BOXES, Graph, base, core, finish, ksampler, ours
 
-CORE_MODE = "same as positive (ComfyUI core)"
+CORE_MODE = "same_as_positive"
 
 
 def rel(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -123,11 +123,12 @@ def test_block_wiring_matches_the_formula(host, tiny_ckpt, tiny_gligen, reground
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(1, 64, 320, generator=gen)
     context = torch.randn(1, 77, 768, generator=gen)
+    from gligen_pack.nodes.patch import SCALE_KEY, TOKENS_KEY
+    tokens = adapter.position_net.null_tokens()
     options = {"patches": patched.model_options["transformer_options"]["patches"], "block": ("input", 1),
-               "block_index": 0}
+               "block_index": 0, TOKENS_KEY: tokens, SCALE_KEY: torch.tensor(0.8)}  # what the UNet call carries
     with torch.no_grad():
         got = block(x, context=context, transformer_options=options)
-        tokens = adapter.position_net.null_tokens()        # called outside a sampler: null grounding
         v1 = x + block.attn1(block.norm1(x))
         gsa = spec_fuser(fuser, v1, tokens, 0.8, heads=8).float() - v1
         if reground:
