@@ -75,7 +75,7 @@ class GLIGENApply(io.ComfyNode):
             raise GLIGENError("this model already went through GLIGENApply; apply GLIGEN once per model "
                               "(remove the second GLIGENApply).")
         check_fit(gligen.adapter, model)
-        dtype = compute_dtype(model)
+        dtype = compute_dtype(model.model)
         adapter, adapter_patcher = gligen.runtime(dtype)
         patch = GroundingPatch(adapter, comfy_attention, strength, mode, start_percent, end_percent, reground)
         log.info("GLIGEN: %s patched with %d fusers in %s (strength %g, negative: %s, %g-%g of sampling%s)",

@@ -27,17 +27,16 @@ self-attention output instead of the fuser's.
 """
 from __future__ import annotations
 
-import logging
 from typing import Any, Callable
 
 import torch
 
 from ..gligen_core import GLIGENAdapter, GLIGENError, Grounding, MAX_OBJECTS
 from ..gligen_core.schedule import StepSchedule, active_in_range
+from .runtime import compute_dtype
 from .types import GROUNDING_KEY, PATCH_KEY
 from .unpatched import strip_checks
 
-log = logging.getLogger(__name__)
 
 RUN_KEY = "gligen_pack_run"             # the RunState, in a sampling run's transformer_options
 TOKENS_KEY = "gligen_pack_tokens"       # per UNet call: grounding tokens [B, M, C]; absent at scale 0
@@ -191,7 +190,6 @@ class GroundingPatch(_Shared):
         self.start_percent = float(start_percent)
         self.end_percent = float(end_percent)
         self.reground = reground
-        self._fallback: RunState | None = None
 
     # CALC_COND_BATCH wrapper: once per step (per context window with context windows)
     def calc_cond_batch(self, executor, model, conds, x_in, timestep, model_options):
@@ -204,26 +202,15 @@ class GroundingPatch(_Shared):
         run.scale = run.scale_at(float(timestep.max()), to)
         return executor(model, strip_checks(conds), x_in, timestep, model_options)
 
-    def _run_of(self, model, transformer_options: dict) -> RunState:
-        run = transformer_options.get(RUN_KEY)
-        if run is not None and run.patch is self:
-            return run
-        if self._fallback is None:
-            log.warning("GLIGEN: the model was called outside ComfyUI's sampler; using null grounding.")
-            self._fallback = RunState(self, model.model_sampling)
-        return self._fallback
-
     # APPLY_MODEL wrapper: once per UNet call, outside the (possibly compiled) UNet
     def apply_model(self, executor, x, t, c_concat=None, c_crossattn=None, control=None, transformer_options={},
                     **kwargs):
-        model = executor.class_obj
-        run = self._run_of(model, transformer_options)
+        run = transformer_options.get(RUN_KEY)
         to = {k: v for k, v in transformer_options.items() if k not in (RUN_KEY, SCHEDULE_KEY)}
-        if run.scale != 0.0:
+        if run is not None and run.patch is self and run.scale != 0.0:
             uuids, cond_or_uncond = to.get("uuids"), to.get("cond_or_uncond")
             chunks = list(zip(cond_or_uncond, uuids)) if uuids and cond_or_uncond else None
-            dtype = model.manual_cast_dtype or model.get_dtype()
-            to[TOKENS_KEY] = run.tokens_for(chunks, x.shape[0], x.device, dtype)
+            to[TOKENS_KEY] = run.tokens_for(chunks, x.shape[0], x.device, compute_dtype(executor.class_obj))
             to[SCALE_KEY] = run.scale_tensor(x.device)
         return executor(x, t, c_concat, c_crossattn, control, to, **kwargs)
 

@@ -32,10 +32,9 @@ def comfy_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: in
                                                       transformer_options=transformer_options or {})
 
 
-def compute_dtype(model) -> torch.dtype:
-    """The dtype a ComfyUI ModelPatcher's UNet computes in."""
-    base = model.model
-    return base.manual_cast_dtype or base.get_dtype()
+def compute_dtype(base_model) -> torch.dtype:
+    """The dtype a ComfyUI model (``BaseModel``, a ModelPatcher's ``.model``) computes in."""
+    return base_model.manual_cast_dtype or base_model.get_dtype()
 
 
 class RuntimeAdapters:
