@@ -5,7 +5,8 @@
 
 SD1.x rows: the ungrounded model; core's GLIGENLoader path (cond['gligen'], its own patch per
 conditioning); ours always on (tau = 1); with scheduled sampling (tau = 0.3); with ReGround; with
-tau = 0 (what a skipped step costs). SDXL rows (a small SDXL-layout UNet with all 70 GLIGEN-XL fusers,
+tau = 0 (what a skipped step costs); with --compile, the ungrounded model and ours (tau = 1) under
+core's TorchCompileModel wrapper (inductor), and what grounding adds compiled against uncompiled. SDXL rows (a small SDXL-layout UNet with all 70 GLIGEN-XL fusers,
 at width 320; core cannot load GLIGEN-XL): ungrounded, ours tau = 1, ours tau = 0.3.
 Euler, cfg 7, two boxes, batch 1. Each row first samples one warm-up step (loading, first-call costs),
 then the timed run; seconds per step = timed run / steps. Peak memory is the process's resident
@@ -41,6 +42,8 @@ def parse():
                    help="ComfyUI attention: pytorch SDPA (--use-pytorch-cross-attention) or ComfyUI's default")
     p.add_argument("--rounds", type=int, default=1, help="repeat every row this many times; the best round counts")
     p.add_argument("--no-sdxl", action="store_true", help="skip the SDXL rows")
+    p.add_argument("--compile", action="store_true",
+                   help="add SD1.x rows under core's TorchCompileModel (inductor): ungrounded and ours, tau = 1")
     return p.parse_args()
 
 
@@ -90,14 +93,25 @@ def random_unet(config):
     return comfy.sd.load_diffusion_model_state_dict(_randomize_meta(unet, 0))
 
 
-def adapter_ref(path, device):
-    import comfy.model_management as mm
-    import comfy.model_patcher
+def adapter_ref(path):
     from gligen_pack.gligen_core import load_adapter
     from gligen_pack.nodes.types import AdapterRef
-    loaded = load_adapter(path)
-    return AdapterRef(loaded, comfy.model_patcher.ModelPatcher(loaded.adapter, load_device=device,
-                                                               offload_device=mm.unet_offload_device()))
+    return AdapterRef(load_adapter(path))
+
+
+first_runs: dict[str, float] = {}  # seconds of the warm-up step of each row (compiling, for compiled rows)
+
+
+def compiled_rows(rows):
+    """The ungrounded and tau = 1 rows again, each under core's TorchCompileModel wrapper (inductor)."""
+    from comfy_api.torch_helpers import set_torch_compile_wrapper
+    out = []
+    for name, model, positive in rows:
+        if name in ("ungrounded", "ours, tau = 1"):
+            m = model.clone()
+            set_torch_compile_wrapper(m, backend="inductor")
+            out.append((f"compiled {name}", m, positive))
+    return out
 
 
 def time_rows(rows, noise, negative, latent, opts, device):
@@ -108,9 +122,11 @@ def time_rows(rows, noise, negative, latent, opts, device):
     results = {}
     for _ in range(opts.rounds):
         for name, model, positive in rows:
+            start = time.perf_counter()
             with torch.inference_mode():
                 comfy.sample.sample(model, noise, 1, 7.0, "euler", "normal", positive, negative, latent, seed=0,
                                     disable_pbar=True)
+            first_runs.setdefault(name, time.perf_counter() - start)
             mm.soft_empty_cache()
             with PeakMemory(device) as mem, torch.inference_mode():
                 start = time.perf_counter()
@@ -150,7 +166,7 @@ def sd1_section(opts, device, machine):
     import comfy.sd
     import torch
     from safetensors.torch import save_file
-    from gligen_pack.nodes.patch import NEGATIVE_NULL, GroundingPatch, attach
+    from gligen_pack.nodes.apply import grounded_model
     from gligen_pack.nodes.sampler import scheduled_model
     from gligen_pack.nodes.types import GROUNDING_KEY
     from gligen_pack.runner.demo_models import TINY_FUSERS, UNET_CONFIG
@@ -163,7 +179,7 @@ def sd1_section(opts, device, machine):
     params = list(model.model.diffusion_model.parameters())
     path = os.path.join(tempfile.mkdtemp(), "gligen.safetensors")
     save_file(pruned_state(fusers, seed=1, gate=0.5), path)
-    ref = adapter_ref(path, device)
+    ref = adapter_ref(path)
     core_gligen = comfy.sd.load_gligen(path)
 
     gen = torch.Generator().manual_seed(0)
@@ -174,7 +190,7 @@ def sd1_section(opts, device, machine):
     latent = torch.zeros(1, 4, size // 8, size // 8)
 
     def ours(**kw):
-        return attach(model, ref, GroundingPatch(ref, 1.0, NEGATIVE_NULL, **kw))
+        return grounded_model(model, ref, **kw)
 
     ours_pos = [[ctx_pos, {GROUNDING_KEY: grounding}]]
     rows = [
@@ -187,6 +203,8 @@ def sd1_section(opts, device, machine):
     ]
     for _, m, _ in rows:  # no second copy of the UNet: every patched model shares the base model's modules
         assert m.model is model.model
+    if opts.compile:
+        rows += compiled_rows(rows)
     results = time_rows(rows, comfy.sample.prepare_noise(latent, 0), [[ctx_neg, {}]], latent, opts, device)
     base, core = results["ungrounded"][0], results["core GLIGEN"][0]
     print()
@@ -199,8 +217,14 @@ def sd1_section(opts, device, machine):
     print(f"tau = 1 sampling time vs core: {tau1:.2f}x (target <= 0.85): {'PASS' if tau1 <= 0.85 else 'FAIL'}")
     print(f"tau = 0.3 overhead over ungrounded vs core's overhead: {overhead:.2f}x (target <= 0.35): "
           f"{'PASS' if overhead <= 0.35 else 'FAIL'}")
+    if opts.compile:
+        eager = results["ours, tau = 1"][0] - base
+        compiled = results["compiled ours, tau = 1"][0] - results["compiled ungrounded"][0]
+        print(f"torch.compile: grounding adds {compiled:.3f} s/step compiled against {eager:.3f} uncompiled "
+              f"({compiled / eager:.2f}x; target: about 1x, not more); first compiled runs (compiling included): "
+              + ", ".join(f"{n} {first_runs[n]:.0f} s" for n in first_runs))
     print("no second copy of the UNet weights: every patched model shares the base model's modules: PASS")
-    adapter_bytes = sum(p.numel() * p.element_size() for p in ref.adapter.parameters())
+    adapter_bytes = sum(p.numel() * p.element_size() for p in ref.runtime(model.model.get_dtype())[0].parameters())
     print(f"weights held: UNet {sum(p.numel() * p.element_size() for p in params) / 2**30:.2f} GiB once; GLIGEN "
           f"{adapter_bytes / 2**30:.2f} GiB for ours and the same again for core's own copy (both loaded here)")
 
@@ -209,7 +233,7 @@ def sdxl_section(opts, device, machine):
     import comfy.sample
     import torch
     from safetensors.torch import save_file
-    from gligen_pack.nodes.patch import NEGATIVE_NULL, GroundingPatch, attach
+    from gligen_pack.nodes.apply import grounded_model
     from gligen_pack.nodes.sampler import scheduled_model
     from gligen_pack.nodes.types import GROUNDING_KEY
     from gligen_pack.runner.demo_models import SDXL_UNET_CONFIG, gligen_xl_fusers, random_gligen_state
@@ -220,13 +244,13 @@ def sdxl_section(opts, device, machine):
     model = random_unet(SDXL_UNET_CONFIG)
     path = os.path.join(tempfile.mkdtemp(), "gligen_xl.safetensors")
     save_file(random_gligen_state(gligen_xl_fusers(320), seed=1, phrase_dim=2048, token_dim=2048), path)
-    ref = adapter_ref(path, device)
+    ref = adapter_ref(path)
     gen = torch.Generator().manual_seed(0)
     extra = {"pooled_output": torch.randn(1, 1280, generator=gen)}
     ctx_pos, ctx_neg = torch.randn(1, 77, 2048, generator=gen), torch.randn(1, 77, 2048, generator=gen)
     grounding, boxes, _ = grounding_for(size, 2048, gen)
     latent = torch.zeros(1, 4, size // 8, size // 8)
-    ours = attach(model, ref, GroundingPatch(ref, 1.0, NEGATIVE_NULL))
+    ours = grounded_model(model, ref)
     ours_pos = [[ctx_pos, {**extra, GROUNDING_KEY: grounding}]]
     rows = [("SDXL ungrounded", model, [[ctx_pos, dict(extra)]]),
             ("SDXL ours, tau = 1", ours, ours_pos),

@@ -71,17 +71,23 @@ class GLIGENApply(io.ComfyNode):
                 end_percent: float = 1.0, reground: bool = False) -> io.NodeOutput:
         mode = negative_mode(negative)
         check_percents(start_percent, end_percent)
-        if model.get_additional_models_with_key(PATCH_KEY):
-            raise GLIGENError("this model already went through GLIGENApply; apply GLIGEN once per model "
-                              "(remove the second GLIGENApply).")
-        check_fit(gligen.adapter, model)
-        dtype = compute_dtype(model.model)
-        adapter, adapter_patcher = gligen.runtime(dtype)
-        patch = GroundingPatch(adapter, comfy_attention, strength, mode, start_percent, end_percent, reground)
-        log.info("GLIGEN: %s patched with %d fusers in %s (strength %g, negative: %s, %g-%g of sampling%s)",
-                 model_family(model), len(adapter.positions()), str(dtype).replace("torch.", ""), strength, mode,
-                 start_percent, end_percent, ", ReGround" if reground else "")
-        return io.NodeOutput(attach(model, patch, adapter_patcher))
+        return io.NodeOutput(grounded_model(model, gligen, strength, mode, start_percent, end_percent, reground))
+
+
+def grounded_model(model, gligen: AdapterRef, strength: float = 1.0, negative: str = NEGATIVE_NULL,
+                   start_percent: float = 0.0, end_percent: float = 1.0, reground: bool = False):
+    """A clone of ``model`` (a ModelPatcher) running ``gligen``'s fusers; the input model is not changed."""
+    if model.get_additional_models_with_key(PATCH_KEY):
+        raise GLIGENError("this model already went through GLIGENApply; apply GLIGEN once per model "
+                          "(remove the second GLIGENApply).")
+    check_fit(gligen.adapter, model)
+    dtype = compute_dtype(model.model)
+    adapter, adapter_patcher = gligen.runtime(dtype)
+    patch = GroundingPatch(adapter, comfy_attention, strength, negative, start_percent, end_percent, reground)
+    log.info("GLIGEN: %s patched with %d fusers in %s (strength %g, negative: %s, %g-%g of sampling%s)",
+             model_family(model), len(adapter.positions()), str(dtype).replace("torch.", ""), strength, negative,
+             start_percent, end_percent, ", ReGround" if reground else "")
+    return attach(model, patch, adapter_patcher)
 
 
 def negative_mode(value) -> str:
