@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from gligen_pack.gligen_core import GatedSelfAttention, TextBoxTokenizer, fourier_embed, fourier_frequencies
+from gligen_pack.gligen_core._ops import sdpa_attention
 from helpers.spec import spec_fuser
 
 
@@ -128,3 +129,49 @@ def test_fuser_follows_input_dtype():
     f16 = random_fuser().half()
     out = f16(torch.randn(1, 5, 32), torch.randn(1, 30, 24))
     assert out.dtype == torch.float32 and torch.isfinite(out).all()
+
+
+def test_fuser_uses_the_attention_it_is_given_with_the_hosts_options():
+    """A host injects its attention backend per call; its options reach it untouched."""
+    f = random_fuser()
+    gen = torch.Generator().manual_seed(5)
+    x, objs = torch.randn(2, 10, 32, generator=gen), torch.randn(2, 30, 24, generator=gen)
+    calls = []
+
+    def host_attention(q, k, v, heads, precision=None):
+        calls.append((tuple(q.shape), tuple(k.shape), heads, precision))
+        return sdpa_attention(q, k, v, heads)
+
+    got = f(x, objs, 0.7, heads=4, attention=host_attention, precision="fp32")
+    assert calls == [((2, 10, 32), (2, 40, 32), 4, "fp32")]   # queries: the visual tokens; keys: [x ; objs]
+    torch.testing.assert_close(got, f(x, objs, 0.7, heads=4))
+
+
+def test_a_tensor_scale_equals_the_number():
+    f = random_fuser()
+    x, objs = torch.randn(1, 6, 32), torch.randn(1, 30, 24)
+    for s in (0.0, 0.35, 1.0):
+        torch.testing.assert_close(f(x, objs, torch.tensor(s)), f(x, objs, s))
+        torch.testing.assert_close(f.residual(x, objs, torch.tensor(s)), f.residual(x, objs, s))
+
+
+def test_rebuilt_adapter_with_other_layers_and_dtype_computes_the_same():
+    from gligen_pack.gligen_core import AdapterShape, BlockPosition, GLIGENAdapter, TokenizerShape
+    from gligen_pack.gligen_core._ops import Ops
+    shape = AdapterShape({BlockPosition("input", 1, 0): 32}, 24, TokenizerShape(16, 24, 20, 8))
+    torch.manual_seed(0)
+    a = GLIGENAdapter(shape)
+    with torch.no_grad():
+        for p in a.parameters():
+            p.normal_(0, 0.3)
+    plain = Ops(Linear=torch.nn.Linear, LayerNorm=torch.nn.LayerNorm)
+    b = a.rebuilt(plain, torch.float64)
+    assert all(type(m) in (torch.nn.Linear, torch.nn.LayerNorm) for m in b.modules() if hasattr(m, "weight"))
+    assert {p.dtype for p in b.parameters()} == {torch.float64}
+    same = a.rebuilt(plain, torch.float32)
+    assert all(p.data_ptr() == q.data_ptr() for p, q in zip(a.parameters(), same.parameters()))  # shared, not copied
+    x, objs = torch.randn(1, 6, 32), torch.randn(1, 30, 24)
+    pos = BlockPosition("input", 1, 0)
+    torch.testing.assert_close(b.fuser_at(pos)(x.double(), objs.double()).float(), a.fuser_at(pos)(x, objs),
+                               rtol=1e-5, atol=1e-5)
+    assert b.fuser_table() == {("input", 1, 0): b.fuser_at(pos)}
