@@ -166,6 +166,8 @@ def read_header(path: str) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
     data = size - 8 - n
     for key, info in header.items():
         if key == "__metadata__":
+            if not isinstance(info, dict) or not all(isinstance(v, str) for v in info.values()):
+                raise _unreadable(name, "its '__metadata__' is not a table of text")
             continue
         try:
             dtype = SAFETENSORS_DTYPES[info["dtype"]]
