@@ -12,7 +12,7 @@ from safetensors.torch import save_file
 
 from gligen_pack.gligen_core import GLIGENFileError, check_file, load_adapter, read_tensors
 from gligen_pack.gligen_core import files
-from helpers.gligen_files import pruned_state, write_index, write_shards
+from helpers.gligen_files import pruned_state, set_header_metadata, write_index, write_shards
 
 SECRET = b"TOPSECRET-api-key=hunter2-never-print-me\n"
 SECRET_NUMBER = str(int.from_bytes(SECRET[:8], "little"))  # what a "header length" read from it would be
@@ -133,14 +133,15 @@ def test_errors_never_quote_what_a_shard_name_points_at(sd, tmp_path):
 
 
 @pytest.mark.parametrize("where", ["metadata", "shape", "dtype"])
-def test_errors_never_quote_a_header(tmp_path, where):
+def test_errors_never_quote_a_header(sd, tmp_path, where):
     secret = SECRET.decode().strip()
-    tensor = {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}
-    if where == "metadata":
-        header = {"__metadata__": secret, "w": tensor}
+    if where == "metadata":   # a complete adapter whose header metadata is not a table of text
+        path = str(tmp_path / "metadata.safetensors")
+        save_file(sd, path)
+        set_header_metadata(path, secret)
     else:
-        header = {"w": {**tensor, where: secret}}
-    path = safetensors_with_header(tmp_path / f"{where}.safetensors", header)
+        tensor = {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}
+        path = safetensors_with_header(tmp_path / f"{where}.safetensors", {"w": {**tensor, where: secret}})
     for msg in errors(path):
         assert "not a readable safetensors file" in msg and "Download it again" in msg
         assert "TOPSECRET" not in msg and "hunter2" not in msg, msg

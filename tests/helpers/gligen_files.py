@@ -129,3 +129,16 @@ def write_index(folder, weight_map: dict, stem: str = "diffusion_pytorch_model")
     with open(path, "w") as f:
         json.dump({"metadata": {}, "weight_map": weight_map}, f)
     return path
+
+
+def set_header_metadata(path, value) -> None:
+    """Replace the ``__metadata__`` entry of a safetensors header with any JSON ``value`` (the library
+    itself only writes a table of text); the tensors are left as they are."""
+    with open(path, "rb") as f:
+        data = f.read()
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + n])
+    header["__metadata__"] = value
+    raw = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(len(raw).to_bytes(8, "little") + raw + data[8 + n:])

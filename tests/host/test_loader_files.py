@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from gligen_pack.runner.demo_models import TINY_FUSERS, random_gligen_state
-from helpers.gligen_files import write_index, write_shards
+from helpers.gligen_files import set_header_metadata, write_index, write_shards
 from helpers.prompts import Graph, base, ksampler, ours
 from helpers.server import execution_error
 
@@ -100,7 +100,7 @@ def test_index_pointing_outside_the_models_folder_is_refused(server, models_dir,
 
 # ---- no error quotes a file's bytes -------------------------------------------------------------------------
 
-def secret_targets(models_dir) -> dict[str, str]:
+def secret_targets(models_dir, valid_sd) -> dict[str, str]:
     """Names the loader lists, each leading to the secret: through an index entry that leaves the
     folder, through one that names a text file beside it, and a header whose metadata is the secret."""
     (models_dir.parent / "secret.txt").write_bytes(SECRET * 4)
@@ -112,17 +112,17 @@ def secret_targets(models_dir) -> dict[str, str]:
         save_file({"w": torch.zeros(1)}, str(folder / SHARD))
         write_index(folder, {"position_net.linears.0.weight": target})
         names[case] = f"secret_{case}/{SHARD}"
-    header = json.dumps({"__metadata__": SECRET.decode().strip(),
-                         "w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}).encode()
-    (models_dir / "gligen" / "secret_metadata.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + b"\0" * 16)
+    complete = str(models_dir / "gligen" / "secret_metadata.safetensors")   # a whole adapter, but for its metadata
+    save_file(valid_sd, complete)
+    set_header_metadata(complete, SECRET.decode().strip())
     names["metadata"] = "secret_metadata.safetensors"
     return names
 
 
 @pytest.mark.parametrize("fed", ["widget", "link"])
 @pytest.mark.parametrize("case", ["leaves", "beside", "metadata"])
-def test_errors_never_quote_the_file_read(server, models_dir, tiny_ckpt, case, fed):
-    name = secret_targets(models_dir)[case]
+def test_errors_never_quote_the_file_read(server, models_dir, tiny_ckpt, valid_sd, case, fed):
+    name = secret_targets(models_dir, valid_sd)[case]
     g, _, _ = grounded(tiny_ckpt, name, linked=fed == "link")
     text = every_error_text(server, g)
     expected = "not a plain file name" if case == "leaves" else "not a readable safetensors file"
