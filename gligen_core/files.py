@@ -13,7 +13,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import BinaryIO, Callable, Iterable
 
 import torch
 
@@ -48,10 +48,6 @@ class Container:
     """What a path resolves to: ``kind`` is ``safetensors``, ``index`` or ``pickle``; ``path`` the file to open."""
     kind: str
     path: str
-
-    @property
-    def name(self) -> str:
-        return os.path.basename(self.path)
 
 
 # ---- finding the container ---------------------------------------------------------------------------
@@ -114,7 +110,7 @@ def _sniff(path: str) -> str:
     return "unknown"
 
 
-def _opened(path: str):
+def _opened(path: str) -> BinaryIO:
     try:
         return open(path, "rb")
     except OSError as e:
@@ -317,7 +313,11 @@ def broken_link(path: str, root: str | None = None) -> str | None:
         looping = e.errno == errno.ELOOP
     chain = [os.path.abspath(path)]
     while os.path.islink(chain[-1]) and len(chain) < 42:
-        nxt = os.path.normpath(os.path.join(os.path.dirname(chain[-1]), os.readlink(chain[-1])))
+        try:
+            target = os.readlink(chain[-1])
+        except OSError:  # changed while we looked
+            break
+        nxt = os.path.normpath(os.path.join(os.path.dirname(chain[-1]), target))
         if nxt in chain:
             chain.append(nxt)
             looping = True
