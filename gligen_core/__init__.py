@@ -6,7 +6,8 @@ from .errors import BoxesError, GLIGENError, GLIGENFileError, ModelMismatchError
 from .fourier import fourier_embed, fourier_frequencies
 from .fuser import GatedSelfAttention
 from .grounding import Grounding
-from .loading import LoadedAdapter, adapter_from_tensors, check_file, load_adapter, read_tensors, save_adapter
+from .files import read_tensors
+from .loading import LoadedAdapter, adapter_from_tensors, check_file, load_adapter, save_adapter
 from .positions import BlockPosition
 from .tokenizer import MAX_OBJECTS, TextBoxTokenizer
 

@@ -46,10 +46,12 @@ def _load(path: str, **kw: Any) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True, **kw)
 
 
-def _globals_of_plain_pickle(path: str) -> list[str]:
-    """The ``module.name`` globals a non-zip pickle refers to, read from its opcodes (nothing runs)."""
+def _globals_of_plain_pickle(path: str) -> tuple[list[str], bool]:
+    """The ``module.name`` globals a non-zip pickle refers to, read from its opcodes (nothing runs),
+    and whether its first pickle reads to the end (False: not a pickle, or a damaged one)."""
     found: list[str] = []
     strings: list[str] = []
+    whole = False
     try:
         with open(path, "rb") as f:
             for op, arg, _ in pickletools.genops(f):
@@ -59,37 +61,64 @@ def _globals_of_plain_pickle(path: str) -> list[str]:
                     found.append(f"{strings[-2]}.{strings[-1]}")
                 elif isinstance(arg, str):
                     strings.append(arg)
+        whole = True
     except Exception:
         pass
-    return [g for g in dict.fromkeys(found) if not g.startswith(("torch.", "collections.OrderedDict"))]
+    return [g for g in dict.fromkeys(found) if not g.startswith(("torch.", "collections.OrderedDict"))], whole
+
+
+def _is_zip(path: str) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == b"PK"
+
+
+GLOBAL_NAME = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")
+
+
+def _names(found: list[str]) -> list[str]:
+    """Only what reads as ``module.name`` (and not too long) is ever shown: the rest of a pickle's
+    strings are its data, and an error must not quote a file's contents."""
+    return [g for g in found if len(g) <= 100 and GLOBAL_NAME.match(g)]
+
+
+def _unreadable(name: str) -> GLIGENFileError:
+    return GLIGENFileError(f"'{name}' is not a readable PyTorch checkpoint (truncated, corrupt, or not a "
+                           f"checkpoint at all). Download it again; prefer the .safetensors release of the file.")
 
 
 def load_pickle(path: str) -> Any:
+    """The object pickled in ``path``, read without running code. Errors are ours alone: PyTorch's
+    own messages advise turning the weights-only loader off, which must never be done for a file
+    that was refused, so they are never relayed."""
     name = os.path.basename(path)
     try:
         return _load(path)
     except pickle.UnpicklingError as first:
         try:
-            needed = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+            needed = _names(torch.serialization.get_unsafe_globals_in_checkpoint(path))
         except Exception:
             needed = []
         if not needed:
-            needed = _globals_of_plain_pickle(path) or re.findall(r"GLOBAL ([\w.]+)", str(first))[:1]
+            plain, whole = _globals_of_plain_pickle(path)
+            if not plain and not whole and not _is_zip(path):
+                raise _unreadable(name) from None
+            needed = _names(plain or re.findall(r"GLOBAL ([\w.]+)", str(first))[:1])
         refused = [g for g in needed if not g.startswith(INERT_MODULES)]
         if not needed or refused:
             shown = ", ".join(refused[:5]) or "objects beyond tensors"
             raise GLIGENFileError(
                 f"Refused to load '{name}': the pickle asks to run or build code objects when loaded "
-                f"({shown}). GLIGEN weights never need code. Use the .safetensors release of this file, "
-                f"or convert it to safetensors in an environment you trust.") from None
+                f"({shown}). GLIGEN weights never need code, so this file is either damaged or not a plain "
+                f"weight file. Delete it and use the .safetensors release of the GLIGEN file instead.") from None
         try:
             with torch.serialization.safe_globals(_stand_ins(needed)):
                 return _load(path)
-        except Exception as e:
-            raise GLIGENFileError(f"Could not read '{name}' as a PyTorch checkpoint: {e}") from None
+        except Exception:
+            raise GLIGENFileError(
+                f"Refused to load '{name}': beyond its tensors and training config the pickle holds data "
+                f"the weights-only reader does not accept, so it is damaged or not a plain weight file. "
+                f"Delete it and use the .safetensors release of the GLIGEN file instead.") from None
     except GLIGENFileError:
         raise
-    except Exception as e:  # whatever a damaged file makes the unpickler raise
-        raise GLIGENFileError(
-            f"'{name}' is not a readable PyTorch checkpoint (truncated or corrupt: "
-            f"{str(e).splitlines()[0] if str(e) else type(e).__name__}). Download it again.") from None
+    except Exception:  # whatever a damaged file makes the unpickler raise
+        raise _unreadable(name) from None

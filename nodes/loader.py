@@ -8,6 +8,7 @@ import folder_paths
 from comfy_api.latest import io
 
 from ..gligen_core import GLIGENFileError, check_file, load_adapter
+from ..gligen_core.files import broken_link
 from .types import AdapterRef, GLIGENAdapterIO
 
 log = logging.getLogger(__name__)
@@ -33,12 +34,30 @@ def checked(path: str) -> str:
     return _checked[key]
 
 
-def load_ref(name: str) -> AdapterRef:
+def gligen_path(name: object) -> str:
+    """The full path of ``name`` in models/gligen; else a ``GLIGENFileError`` saying what is wrong and
+    the fix. The same checks run when the prompt is queued and, for a name fed by a link, at execution."""
     files = folder_paths.get_filename_list("gligen")
-    if name not in files:
-        raise GLIGENFileError(NO_FILES_HINT if not files else
-                              f"GLIGEN file '{name}' is not in models/gligen (found: {', '.join(files[:8])}).")
-    loaded = load_adapter(folder_paths.get_full_path_or_raise("gligen", name))
+    if not isinstance(name, str) or name not in files:
+        if not files:
+            raise GLIGENFileError(NO_FILES_HINT)
+        shown = f"'{name}'" if isinstance(name, str) else f"{name!r} ({type(name).__name__}, not a file name)"
+        raise GLIGENFileError(f"GLIGEN file {shown} is not in models/gligen (found: {', '.join(files[:8])}"
+                              f"{', ...' if len(files) > 8 else ''}). Pick one of the files listed, or put the "
+                              f"file in models/gligen and refresh the page.")
+    path = folder_paths.get_full_path("gligen", name)
+    if path is None:  # listed, yet no file behind the name: a broken symbolic link, or gone since listed
+        for folder in folder_paths.get_folder_paths("gligen"):
+            why = broken_link(os.path.join(folder, name), root=folder)
+            if why:
+                raise GLIGENFileError(f"GLIGEN file '{name}' in models/gligen cannot be opened: {why}.")
+        raise GLIGENFileError(f"GLIGEN file '{name}' is listed in models/gligen but is no longer there (moved or "
+                              f"deleted?). Refresh the page and pick it again.")
+    return path
+
+
+def load_ref(name: str) -> AdapterRef:
+    loaded = load_adapter(gligen_path(name))
     log.info("GLIGEN: loaded %s", loaded.describe())
     return AdapterRef(loaded)  # cast once to the UNet's compute dtype when a model is patched
 
@@ -63,18 +82,19 @@ class GLIGENAdapterLoader(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, gligen_name: str) -> bool | str:
+    def validate_inputs(cls, gligen_name: str | None) -> bool | str:
         """Checked when the prompt is queued: the file exists and, for safetensors, its header holds a
-        complete GLIGEN adapter (no weights are read)."""
-        files = folder_paths.get_filename_list("gligen")
-        if gligen_name not in files:
-            return NO_FILES_HINT if not files else f"'{gligen_name}' is not in models/gligen."
+        complete GLIGEN adapter (no weights are read). A name fed by a link is ``None`` here (ComfyUI
+        knows it only when the graph runs); ``execute`` checks it then, with the same errors."""
+        if gligen_name is None:
+            return True
         try:
-            checked(folder_paths.get_full_path_or_raise("gligen", gligen_name))
+            checked(gligen_path(gligen_name))
         except GLIGENFileError as e:
             return str(e)
         return True
 
     @classmethod
     def execute(cls, gligen_name: str) -> io.NodeOutput:
+        checked(gligen_path(gligen_name))  # the queue-time check, for a name fed by a link (cached otherwise)
         return io.NodeOutput(load_ref(gligen_name))

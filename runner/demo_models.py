@@ -14,7 +14,7 @@ import os
 
 import torch
 
-from ..gligen_core.loading import FUSER_SHAPES
+from ..gligen_core.layouts import FUSER_SHAPES
 
 VERSION = "sd1-tiny-v2"
 UNET_CONFIG = dict(

@@ -100,10 +100,13 @@ def install_like_manager(custom_nodes: str) -> str:
 
 @pytest.fixture(scope="session")
 def server(host, tmp_path_factory, tiny_ckpt, tiny_gligen, models_dir):
-    """A real ComfyUI server (subprocess, HTTP) with the pack installed as ComfyUI-Manager would."""
+    """A real ComfyUI server (subprocess, HTTP) with the pack installed as ComfyUI-Manager would, and
+    the test-only link sources of tests/helpers/link_source_nodes.py beside it."""
     from helpers.server import ComfyServer
     base = tmp_path_factory.mktemp("comfy_base")
     pack = install_like_manager(str(base / "custom_nodes"))
+    import shutil
+    shutil.copy(os.path.join(ROOT, "tests", "helpers", "link_source_nodes.py"), base / "custom_nodes")
     (base / "models").mkdir()
     for kind in ("checkpoints", "gligen"):
         os.symlink(models_dir / kind, base / "models" / kind)

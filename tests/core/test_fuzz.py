@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from safetensors.torch import save_file
 
 from gligen_pack.gligen_core import BoxesError, GLIGENFileError, load_adapter, parse_boxes
-from gligen_pack.gligen_core.loading import adapter_from_tensors, _Tensors
+from gligen_pack.gligen_core.files import Tensors
+from gligen_pack.gligen_core.loading import adapter_from_tensors
 from helpers.gligen_files import pruned_state
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -126,6 +127,6 @@ def test_random_state_dicts(fuser_keys, tok_keys, dtype):
           for prefix, inner, param, shape in fuser_keys}
     sd.update({f"position_net.{param}": torch.zeros(shape, dtype=dtype) for param, shape in tok_keys})
     try:
-        adapter_from_tensors(_Tensors(sd, sd.__getitem__), "fuzz.safetensors")
+        adapter_from_tensors(Tensors(sd, sd.__getitem__), "fuzz.safetensors")
     except GLIGENFileError:
         pass

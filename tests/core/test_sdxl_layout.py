@@ -2,7 +2,6 @@
 UNets, one fuser at real width against the formula, and the converter."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from safetensors.torch import load_file, save_file
 from gligen_pack.gligen_core import BlockPosition, GLIGENFileError, load_adapter
 from gligen_pack.gligen_core.fuser import GatedSelfAttention
 from gligen_pack.runner.demo_models import GLIGEN_XL_BLOCKS, gligen_xl_fusers, random_gligen_state
+from helpers.gligen_files import write_shards
 from helpers.spec import spec_fuser
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -57,24 +57,13 @@ def test_ldm_named_copy_loads_identically(xl, tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def shard(sd: dict, folder, parts=3, stem="diffusion_pytorch_model"):
-    keys = sorted(sd)
-    weight_map = {}
-    for i in range(parts):
-        name = f"{stem}-{i + 1:05d}-of-{parts:05d}.safetensors"
-        chunk = {k: sd[k] for k in keys[i::parts]}
-        save_file(chunk, str(folder / name))
-        weight_map.update({k: name for k in chunk})
-    (folder / f"{stem}.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
-
-
 def test_sharded_full_unet_by_index_shard_or_folder(xl, tmp_path):
     sd = dict(xl_state())
     sd.update({"conv_in.weight": torch.zeros(8, 4, 3, 3), "down_blocks.0.resnets.1.conv1.weight": torch.zeros(4, 4, 3, 3),
                "down_blocks.1.attentions.0.transformer_blocks.1.attn2.to_k.weight": torch.zeros(4, 4)})
     unet = tmp_path / "gligen-xl-1024" / "unet"
     unet.mkdir(parents=True)
-    shard(sd, unet)
+    write_shards(sd, unet)
     reference = load_adapter(xl).adapter.state_dict()
     for source in (unet / "diffusion_pytorch_model.safetensors.index.json",
                    unet / "diffusion_pytorch_model-00002-of-00003.safetensors", unet.parent, unet):
@@ -87,7 +76,7 @@ def test_sharded_full_unet_by_index_shard_or_folder(xl, tmp_path):
 def test_missing_shard_and_broken_index(tmp_path):
     unet = tmp_path / "unet"
     unet.mkdir()
-    shard(xl_state(), unet)
+    write_shards(xl_state(), unet)
     os.remove(unet / "diffusion_pytorch_model-00003-of-00003.safetensors")
     with pytest.raises(GLIGENFileError, match=r"shard 'diffusion_pytorch_model-00003-of-00003.safetensors' .* is missing"):
         load_adapter(str(unet))
@@ -129,7 +118,7 @@ def test_converter_extracts_a_small_fp16_file(tmp_path):
     sd["conv_in.weight"] = torch.zeros(8, 4, 3, 3)
     unet = tmp_path / "unet"
     unet.mkdir()
-    shard(sd, unet, parts=2)
+    write_shards(sd, unet, parts=2)
     out = tmp_path / "gligen_xl_extracted.safetensors"
     proc = subprocess.run([sys.executable, ROOT, "convert", str(unet), str(out)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -5,7 +5,11 @@ tensors, so a 32/64/128-wide file exercises the same code as the 320/640/1280 re
 """
 from __future__ import annotations
 
+import json
+import os
+
 import torch
+from safetensors.torch import save_file
 
 # (LDM prefix, diffusers prefix, width) of the 16 SD1.x fusers, in ComfyUI transformer_index order.
 SD1_FUSERS = [
@@ -104,3 +108,37 @@ def to_official(sd: dict[str, torch.Tensor]) -> dict:
     model["out.2.weight"] = torch.zeros(4, 8, 3, 3)
     return {"model": model, "autoencoder": {"encoder.conv_in.weight": torch.zeros(2, 3, 3, 3)},
             "text_encoder": {}, "diffusion": {"betas": torch.linspace(0.1, 0.2, 4)}, "iters": 500000}
+
+
+def write_shards(sd: dict[str, torch.Tensor], folder, parts: int = 3, stem: str = "diffusion_pytorch_model") -> dict[str, str]:
+    """Write ``sd`` as a sharded safetensors UNet (``stem-0000k-of-0000n.safetensors`` and
+    ``stem.safetensors.index.json``) into ``folder``; returns the weight_map (key -> shard name)."""
+    keys = sorted(sd)
+    weight_map = {}
+    for i in range(parts):
+        name = f"{stem}-{i + 1:05d}-of-{parts:05d}.safetensors"
+        chunk = {k: sd[k] for k in keys[i::parts]}
+        save_file(chunk, os.path.join(str(folder), name))
+        weight_map.update({k: name for k in chunk})
+    write_index(folder, weight_map, stem)
+    return weight_map
+
+
+def write_index(folder, weight_map: dict, stem: str = "diffusion_pytorch_model") -> str:
+    path = os.path.join(str(folder), f"{stem}.safetensors.index.json")
+    with open(path, "w") as f:
+        json.dump({"metadata": {}, "weight_map": weight_map}, f)
+    return path
+
+
+def set_header_metadata(path, value) -> None:
+    """Replace the ``__metadata__`` entry of a safetensors header with any JSON ``value`` (the library
+    itself only writes a table of text); the tensors are left as they are."""
+    with open(path, "rb") as f:
+        data = f.read()
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + n])
+    header["__metadata__"] = value
+    raw = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(len(raw).to_bytes(8, "little") + raw + data[8 + n:])

@@ -1,0 +1,253 @@
+"""Which tensors make a GLIGEN adapter, and whether a file's tensors do.
+
+Layouts, detected from the keys (GLIGEN spec section 7):
+- ``comfyui-pruned``: only ``...fuser.*`` and ``position_net.*`` tensors under LDM names (what users
+  keep in ``models/gligen``; also this pack's own output and the A1111 delta file);
+- ``official``: LDM names inside a whole UNet, usually the ``model`` entry of a pickled training
+  checkpoint (``gligen/*/diffusion_pytorch_model.bin``);
+- ``diffusers``: a ``UNet2DConditionModel`` state dict with ``attention_type="gated"``, in one file
+  or sharded, as GLIGEN-XL is published; only the GLIGEN tensors are read.
+
+Every fuser must hold exactly its 17 tensors with consistent shapes and the tokenizer its 8; anything
+missing, misshapen or unexpected is a problem that names the tensor. Frozen UNet weights in the
+official and diffusers layouts are tolerated. Files that are not GLIGEN, or GLIGEN of another
+modality, are named.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from .adapter import AdapterShape, TokenizerShape
+from .errors import GLIGENFileError
+from .files import Tensors
+from .positions import BlockPosition, diffusers_resnets_per_block, parse_diffusers, parse_ldm
+
+Shape = tuple[int, ...]
+Group = dict[str, tuple[str, torch.Tensor]]  # param -> (key in the file, tensor)
+
+FUSER_SHAPES: dict[str, Callable[[int, int], Shape]] = {
+    "linear.weight": lambda d, c: (d, c),
+    "linear.bias": lambda d, c: (d,),
+    "attn.to_q.weight": lambda d, c: (d, d),
+    "attn.to_k.weight": lambda d, c: (d, d),
+    "attn.to_v.weight": lambda d, c: (d, d),
+    "attn.to_out.0.weight": lambda d, c: (d, d),
+    "attn.to_out.0.bias": lambda d, c: (d,),
+    "ff.net.0.proj.weight": lambda d, c: (8 * d, d),
+    "ff.net.0.proj.bias": lambda d, c: (8 * d,),
+    "ff.net.2.weight": lambda d, c: (d, 4 * d),
+    "ff.net.2.bias": lambda d, c: (d,),
+    "norm1.weight": lambda d, c: (d,),
+    "norm1.bias": lambda d, c: (d,),
+    "norm2.weight": lambda d, c: (d,),
+    "norm2.bias": lambda d, c: (d,),
+    "alpha_attn": lambda d, c: (),
+    "alpha_dense": lambda d, c: (),
+}
+
+# (in_dim, position_dim, hidden, out_dim) -> shape
+TOKENIZER_SHAPES: dict[str, Callable[[int, int, int, int], Shape]] = {
+    "null_positive_feature": lambda i, p, h, o: (i,),
+    "null_position_feature": lambda i, p, h, o: (p,),
+    "linears.0.weight": lambda i, p, h, o: (h, i + p),
+    "linears.0.bias": lambda i, p, h, o: (h,),
+    "linears.2.weight": lambda i, p, h, o: (h, h),
+    "linears.2.bias": lambda i, p, h, o: (h,),
+    "linears.4.weight": lambda i, p, h, o: (o, h),
+    "linears.4.bias": lambda i, p, h, o: (o,),
+}
+
+# Tokenizer tensors of GLIGEN modalities this version does not run, with what they are.
+OTHER_MODALITIES = {
+    "linears_text.": "a text+image GLIGEN (gligen-generation-text-image-box)",
+    "null_image_feature": "a text+image GLIGEN (gligen-generation-text-image-box)",
+    "person_embeddings": "a keypoint GLIGEN (gligen-generation-keypoint)",
+    "convnext_tiny_backbone.": "a spatial-map GLIGEN (HED / Canny / depth / normal / semantic)",
+}
+
+LDM_UNET = re.compile(r"^(?:model\.diffusion_model\.|diffusion_model\.|model\.)?"
+                      r"(input_blocks|middle_block|output_blocks|time_embed|out|label_emb)\.")
+DIFFUSERS_UNET = re.compile(r"^(?:unet\.)?(conv_in|conv_out|conv_norm_out|time_embedding|add_embedding|"
+                            r"class_embedding|encoder_hid_proj|down_blocks|mid_block|up_blocks)\.")
+POSITION_NET = re.compile(r"^(?P<prefix>.*?)position_net\.(?P<param>.+)$")
+
+LAYOUTS = ("comfyui-pruned", "official", "diffusers")
+
+
+def diagnose_not_gligen(keys: list[str], name: str) -> GLIGENFileError:
+    sample = ", ".join(keys[:3]) or "no tensors at all"
+    if any(k.startswith("model.diffusion_model.") for k in keys):
+        what = "a Stable Diffusion checkpoint (it belongs in models/checkpoints)"
+    elif any("lora" in k.lower() for k in keys[:50]):
+        what = "a LoRA (it belongs in models/loras)"
+    elif any(DIFFUSERS_UNET.match(k) for k in keys):
+        what = "a diffusers UNet without GLIGEN fusers"
+    elif any(LDM_UNET.match(k) for k in keys):
+        what = "a UNet without GLIGEN fusers"
+    elif any(k.startswith(("encoder.", "decoder.", "first_stage_model.")) for k in keys):
+        what = "a VAE"
+    elif any("text_model" in k for k in keys[:50]):
+        what = "a text encoder"
+    else:
+        what = "not a GLIGEN file"
+    return GLIGENFileError(
+        f"'{name}' has no GLIGEN tensors: it looks like {what} (first keys: {sample}). A GLIGEN file holds "
+        f"'...transformer_blocks.N.fuser.*' and 'position_net.*' tensors; the SD1.x text-box files are "
+        f"gligen_sd14_textbox_pruned(.fp16).safetensors, the official gligen-generation-text-box "
+        f"checkpoint, or a diffusers GLIGEN UNet.")
+
+
+def problems_error(name: str, problems: list[str]) -> GLIGENFileError:
+    shown = "\n  - ".join(problems[:12])
+    more = f"\n  ... and {len(problems) - 12} more" if len(problems) > 12 else ""
+    return GLIGENFileError(f"'{name}' is not a complete GLIGEN file ({len(problems)} problem"
+                           f"{'s' if len(problems) > 1 else ''}):\n  - {shown}{more}\n"
+                           f"Download the file again or use an unmodified release.")
+
+
+def _check_group(expected: dict[str, Shape], got: dict[str, tuple[str, torch.Tensor]],
+                 problems: list[str], where: str) -> None:
+    for param, shape in expected.items():
+        if param not in got:
+            problems.append(f"missing tensor '{where}.{param}' (expected shape {list(shape)})")
+        elif tuple(got[param][1].shape) != shape:
+            problems.append(f"tensor '{got[param][0]}' has shape {list(got[param][1].shape)}, "
+                            f"expected {list(shape)}")
+    for param in got:
+        if param not in expected:
+            problems.append(f"unexpected tensor '{got[param][0]}'")
+
+
+def _width_of(group: dict[str, tuple[str, torch.Tensor]], param: str, dim: int) -> int | None:
+    t = group.get(param)
+    if t is None or t[1].ndim <= dim:
+        return None
+    return int(t[1].shape[dim])
+
+
+def gather(tensors: Tensors, name: str, problems: list[str]) -> tuple[str, dict[BlockPosition, Group], Group]:
+    """Sort the file's keys into fusers (by position), tokenizer and tolerated frozen UNet weights;
+    returns ``(layout, fusers, tokenizer)``. Other GLIGEN modalities are named and refused here."""
+    keys = tensors.keys
+    ldm = {k: p for k in keys if (p := parse_ldm(k))}
+    diff = {}
+    if not ldm:
+        per_block = diffusers_resnets_per_block(keys) or 2
+        diff = {k: p for k in keys if (p := parse_diffusers(k, per_block))}
+    if not ldm and not diff:
+        raise diagnose_not_gligen(keys, name)
+
+    fusers: dict[BlockPosition, Group] = {}
+    for k, parsed in (ldm or diff).items():
+        pos, param = parsed[1], parsed[2]
+        if ldm and parsed[3] != 1:
+            problems.append(f"unexpected tensor '{k}' (a fuser lives in sub-module 1 of its block)")
+            continue
+        fusers.setdefault(pos, {})[param] = (k, tensors.get(k))
+    prefixes = {p[0] for p in (ldm or diff).values()}
+
+    tok: Group = {}
+    gligen_keys = set(ldm) | set(diff)
+    for k in keys:
+        m = POSITION_NET.match(k)
+        if m and m["prefix"] in prefixes | {"", "unet."}:
+            gligen_keys.add(k)
+            for marker, what in OTHER_MODALITIES.items():
+                if m["param"].startswith(marker):
+                    raise GLIGENFileError(
+                        f"'{name}' is {what}. This version runs text-box GLIGEN only "
+                        f"(tensor '{k}'); use gligen_sd14_textbox_pruned.safetensors or another text-box file.")
+            tok[m["param"]] = (k, tensors.get(k))
+
+    layout = "diffusers" if diff else "official" if (ldm and tensors.wrapped) else "comfyui-pruned"
+    for k in keys:
+        if k in gligen_keys:
+            continue
+        if k.startswith("downsample_net.") or ".downsample_net." in k:
+            raise GLIGENFileError(f"'{name}' is a spatial-map GLIGEN (it has '{k}'); this version runs "
+                                  f"text-box GLIGEN only.")
+        if re.search(r"(input_blocks\.0\.0|conv_in)\.weight$", k):
+            t = tensors.get(k)
+            if t.ndim == 4 and t.shape[1] != 4:
+                raise GLIGENFileError(
+                    f"'{name}' has a {t.shape[1]}-channel first convolution ('{k}'): it is an inpainting or "
+                    f"spatial-map GLIGEN, which this version does not run. Use a text-box generation file.")
+        if (LDM_UNET.match(k) and ldm) or (DIFFUSERS_UNET.match(k) and diff):
+            layout = "diffusers" if diff else "official"    # frozen UNet weights next to the fusers
+            continue
+        problems.append(f"unexpected tensor '{k}' (neither a fuser, the position_net, nor a UNet weight)")
+    return layout, fusers, tok
+
+
+def shape_of(fusers: dict[BlockPosition, Group], tok: Group, problems: list[str]) -> AdapterShape | None:
+    """Widths read off the tensors, every shape checked against them."""
+    if not tok:
+        problems.append("no 'position_net.*' tensors: the grounding tokenizer is missing")
+        return None
+    widths: dict[BlockPosition, int] = {}
+    token_dims: set[int] = set()
+    for pos, group in sorted(fusers.items(), key=lambda kv: kv[0].sort_key()):
+        d, c = _width_of(group, "linear.weight", 0), _width_of(group, "linear.weight", 1)
+        if d is None or c is None:
+            problems.append(f"missing tensor '{pos}.fuser.linear.weight' (it fixes the fuser's width)")
+            continue
+        _check_group({p: f(d, c) for p, f in FUSER_SHAPES.items()}, squeeze_alphas(group), problems,
+                     f"{pos}.fuser")
+        widths[pos] = d
+        token_dims.add(c)
+    dims = {q: _width_of(tok, q, 0) for q in ("null_positive_feature", "null_position_feature",
+                                              "linears.0.weight", "linears.4.weight")}
+    if None in dims.values():
+        problems.extend(f"missing tensor 'position_net.{q}'" for q, v in dims.items() if v is None and q not in tok)
+        return None
+    i, p, h, o = dims.values()
+    if p % 8:
+        problems.append(f"tensor 'position_net.null_position_feature' has {p} entries; a Fourier box "
+                        f"embedding has a multiple of 8 (4 coordinates x sin/cos)")
+        return None
+    _check_group({q: f(i, p, h, o) for q, f in TOKENIZER_SHAPES.items()}, tok, problems, "position_net")
+    problems.extend(f"fusers read {c}-d tokens but position_net makes {o}-d tokens" for c in sorted(token_dims - {o}))
+    return AdapterShape(widths, o, TokenizerShape(i, o, h, p // 8))
+
+
+def check_values(groups: dict[str, Group], problems: list[str]) -> None:
+    for group in groups.values():
+        for key, t in group.values():
+            if not t.is_floating_point():
+                problems.append(f"tensor '{key}' holds {str(t.dtype).replace('torch.', '')} values; GLIGEN weights are floats")
+            elif t.device.type != "meta" and not torch.isfinite(t).all():
+                problems.append(f"tensor '{key}' contains NaN or infinite values")
+
+
+def squeeze_alphas(group: Group) -> Group:
+    """Gates stored as ``[1]`` instead of ``[]`` hold the same single value: accept both."""
+    out = dict(group)
+    for gate in ("alpha_attn", "alpha_dense"):
+        if gate in out and tuple(out[gate][1].shape) == (1,):
+            out[gate] = (out[gate][0], out[gate][1].reshape(()))
+    return out
+
+
+@dataclass
+class CheckedLayout:
+    """A file's tensors sorted into an adapter, every shape (and, unless meta, every value) checked."""
+    layout: str
+    fusers: dict[BlockPosition, Group]
+    tokenizer: Group
+    shape: AdapterShape
+
+
+def check_layout(tensors: Tensors, name: str) -> CheckedLayout:
+    """Check every tensor; every problem found is reported at once, in one ``GLIGENFileError``."""
+    problems: list[str] = []
+    layout, fusers, tok = gather(tensors, name, problems)
+    shape = shape_of(fusers, tok, problems)
+    if not problems and shape is not None:
+        check_values({**{pos.module_key: g for pos, g in fusers.items()}, "position_net": tok}, problems)
+    if problems or shape is None:
+        raise problems_error(name, problems or ["the file's tensors do not form a GLIGEN adapter"])
+    return CheckedLayout(layout, fusers, tok, shape)
