@@ -112,7 +112,8 @@ def test_the_editor_parses_generated_texts_as_the_backend_does(page, pack_urls):
 
 def test_pack_modules_do_nothing_when_imported_alone(page, pack_urls):
     helpers = [u for u in pack_urls if "/js/box_editor/" in u]
-    assert {u.rsplit("/", 1)[1] for u in helpers} >= {"state.js", "pyjson.js", "canvas.js", "panel.js", "style.js"}
+    assert {u.rsplit("/", 1)[1] for u in helpers} >= {"state.js", "pyjson.js", "canvas.js", "draw.js", "panel.js",
+                                                         "style.js"}
     assert sum(u.endswith("/js/gligen_box_editor.js") for u in pack_urls) == 1
     assert page.evaluate("app.extensions.filter(e => e.name === 'gligen_grounding.BoxEditor').length") == 1
     found = page.evaluate("""async (urls) => {

@@ -3,6 +3,7 @@
 //   box_editor/state.js   the boxes JSON: read, checked exactly as the backend checks it, and written
 //   box_editor/pyjson.js  JSON and text forms as Python's json module and repr() give them
 //   box_editor/canvas.js  the editor in the node: canvas, list, toolbar
+//   box_editor/draw.js    the boxes drawn on its canvas
 //   box_editor/panel.js   the floating panel for the newer Vue node renderer
 //   box_editor/style.js   their CSS
 // This file wires them to the node's lifecycle: built when the node is created, restored from the saved

@@ -4,8 +4,9 @@
 // The whole state lives in the node's ordinary `boxes_json` STRING widget, so a workflow saved in the
 // browser and the same workflow run headless through the API carry identical boxes. The editor only reads
 // and writes that widget: it is a DOM widget that is never serialized itself. Hand edits in the text
-// field are picked up as they are typed; text the node would refuse shows the backend's own message
-// (state.js), and the canvas keeps the last valid boxes until the text is fixed or undone.
+// field are picked up as they are typed. Text the editor cannot show is an inline error, and the canvas
+// keeps the last valid boxes until the text is fixed or undone; text it can show but the node would
+// refuse (a box without a phrase yet) gets the node's own message in the status line (state.js).
 //
 // Lifecycle: restore() when the node is configured (a workflow loaded, ComfyUI's undo/redo), dispose()
 // when it is removed: every observer and hook the editor set up is undone there.
@@ -14,20 +15,12 @@
 // the extension entry (../gligen_box_editor.js) builds editors and hands them the frontend's app and api.
 import { BoxesError, formatState, parseBoxes, readState, MAX_BOXES } from "./state.js";
 import { strip } from "./pyjson.js";
+import { boxColour, drawLayout } from "./draw.js";
 import { injectStyle } from "./style.js";
 
 const MIN_AREA = 0.01;      // boxes below 1% of the canvas ask for confirmation
 const HANDLE_PX = 7;        // half size of a resize handle, in screen pixels
 const MAX_UNDO = 200;
-
-/** The colour of box i: the same as the node's preview image (gligen_core/preview.py). */
-export function boxColour(i) {     // the same colours as the node's preview image (gligen_core/preview.py)
-    const h = (i * 0.618033988749895) % 1, s = 0.75, v = 1;
-    const k = Math.floor(h * 6), f = h * 6 - k;
-    const p = v * (1 - s), q = v * (1 - f * s), t = v * (1 - (1 - f) * s);
-    const [r, g, b] = [[v, t, p], [q, v, p], [p, v, t], [p, q, v], [t, p, v], [v, p, q]][k % 6];
-    return `rgb(${Math.trunc(r * 255)}, ${Math.trunc(g * 255)}, ${Math.trunc(b * 255)})`;
-}
 
 function imageUrl(api, ref) {
     const q = new URLSearchParams({ filename: ref.filename, subfolder: ref.subfolder || "", type: ref.type || "input" });
@@ -373,48 +366,14 @@ export class BoxEditor {
         }
         this.canvas.style.width = `${cssW}px`;
         this.canvas.style.height = `${cssH}px`;
-        const ctx = this.canvas.getContext("2d");
-        ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-        ctx.fillStyle = "#1c1c20";
-        ctx.fillRect(0, 0, cssW, cssH);
-        const bg = this.image(this.state.extra.background ? imageUrl(this.api, this.state.extra.background) : this.runBackground);
-        if (bg) {
-            ctx.globalAlpha = 0.85;
-            ctx.drawImage(bg, 0, 0, cssW, cssH);
-            ctx.globalAlpha = 1;
-        }
         const boxes = this.state.boxes.map((b) => b.box.slice());
         if (this.drag && this.drag.mode !== "draw") boxes[this.drag.index] = this.dragged(this.drag);
-        ctx.font = "12px sans-serif";
-        ctx.textBaseline = "top";
-        boxes.forEach((b, i) => {
-            const [x, y, w, h] = [b[0] * cssW, b[1] * cssH, (b[2] - b[0]) * cssW, (b[3] - b[1]) * cssH];
-            const colour = boxColour(i);
-            ctx.fillStyle = colour.replace("rgb", "rgba").replace(")", ", 0.12)");
-            ctx.fillRect(x, y, w, h);
-            ctx.strokeStyle = colour;
-            ctx.lineWidth = i === this.selected ? 3 : 2;
-            ctx.strokeRect(x, y, w, h);
-            const label = `${i + 1}. ${this.state.boxes[i].phrase || "(name it)"}`;
-            const tw = ctx.measureText(label).width;
-            ctx.fillStyle = "rgba(0, 0, 0, 0.75)";
-            ctx.fillRect(x + 2, y + 2, tw + 6, 16);
-            ctx.fillStyle = colour;
-            ctx.fillText(label, x + 5, y + 4);
-            if (i === this.selected) {
-                ctx.fillStyle = colour;
-                for (const [hx, hy] of [[x, y], [x + w, y], [x, y + h], [x + w, y + h]])
-                    ctx.fillRect(hx - HANDLE_PX / 2, hy - HANDLE_PX / 2, HANDLE_PX, HANDLE_PX);
-            }
+        drawLayout(this.canvas.getContext("2d"), {
+            width: cssW, height: cssH, scale: dpr, handle: HANDLE_PX, selected: this.selected, boxes,
+            labels: this.state.boxes.map((b, i) => `${i + 1}. ${strip(b.phrase) ? b.phrase : "(name it)"}`),
+            background: this.image(this.state.extra.background ? imageUrl(this.api, this.state.extra.background) : this.runBackground),
+            drawing: this.drag?.mode === "draw" && this.drag.current ? this.dragged(this.drag) : null,
         });
-        if (this.drag?.mode === "draw" && this.drag.current) {
-            const b = this.dragged(this.drag);
-            ctx.setLineDash([5, 4]);
-            ctx.strokeStyle = boxColour(this.state.boxes.length);
-            ctx.lineWidth = 2;
-            ctx.strokeRect(b[0] * cssW, b[1] * cssH, (b[2] - b[0]) * cssW, (b[3] - b[1]) * cssH);
-            ctx.setLineDash([]);
-        }
         this.renderStatus();
         this.renderList();
     }
