@@ -8,7 +8,12 @@ The JSON is the whole state of the GroundingBoxes node (the box editor writes th
 or an object ``{"boxes": [...], ...}`` whose other keys belong to the editor. Origin is the top-left
 corner, x grows to the right, y downwards. Coordinates are kept exactly (no snapping to the 8-pixel
 latent grid). Nothing is clamped or dropped silently: a bad box is an error naming it, and more than
-``max_boxes`` boxes keep the largest ones (the policy GLIGEN was trained with) and say so.
+``max_boxes`` boxes keep the largest ones (the policy GLIGEN was trained with) and say so. A key given
+twice in one entry is refused too (plain JSON would keep the last one silently).
+
+The box editor checks the same text with ``web/js/box_editor/state.js``, which accepts and refuses
+exactly what ``parse_boxes`` does, with the same messages; ``tests/cases/boxes_parse_cases.json`` is
+the list of cases both are tested on. Change them together.
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import box_json
 from .errors import BoxesError
 from .tokenizer import MAX_OBJECTS
 
@@ -46,11 +52,15 @@ class BoxLayout:
                  f"{self.width}x{self.height} canvas"]
         for i, b in enumerate(self.boxes, 1):
             px = (b.box[0] * self.width, b.box[1] * self.height, b.box[2] * self.width, b.box[3] * self.height)
-            lines.append(f"  {i}. {b.phrase!r}: x {px[0]:g}-{px[2]:g}, y {px[1]:g}-{px[3]:g} px")
+            lines.append(f"  {i}. {b.phrase!r}: x {_px(px[0])}-{_px(px[2])}, y {_px(px[1])}-{_px(px[3])} px")
         if self.dropped:
             lines.append(drop_note(len(self.boxes) + len(self.dropped), len(self.boxes)) + ": "
                          + ", ".join(repr(b.phrase) for b in self.dropped))
         return "\n".join(lines)
+
+
+def _px(v: float) -> str:
+    return f"{v + 0.0:g}"  # + 0.0 turns -0.0 (from a "-0.0" in the JSON) into 0: never "-0"
 
 
 def drop_note(total: int, kept: int) -> str:
@@ -81,16 +91,28 @@ def _coords(i: int, entry: dict, key: str) -> list[float]:
     for name, v in zip(("x0", "y0", "x1", "y1"), raw):
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise BoxesError(f"{_where(i, entry)}: {name} in '{key}' must be a number, got {json.dumps(v)}.")
-        if not math.isfinite(v):
-            raise BoxesError(f"{_where(i, entry)}: {name} in '{key}' is {v}; give a finite number.")
-        out.append(float(v))
+        f = _float(v)
+        if not math.isfinite(f):
+            raise BoxesError(f"{_where(i, entry)}: {name} in '{key}' is {f}; give a finite number.")
+        out.append(f)
     return out
+
+
+def _float(v: int | float) -> float:
+    try:
+        return float(v)
+    except OverflowError:  # an integer beyond the float range
+        return math.inf if v > 0 else -math.inf
 
 
 def _parse_entry(i: int, entry: Any, width: int, height: int) -> GroundingBox:
     if not isinstance(entry, dict):
         raise BoxesError(f"box #{i + 1} must be an object like {{\"phrase\": \"a cat\", \"box\": [0.1, 0.1, 0.5, 0.5]}}, "
                          f"got {json.dumps(entry)[:80]}.")
+    repeated = box_json.repeated_key([entry])
+    if repeated is not None:
+        raise BoxesError(f"{_where(i, entry)}: the key {repeated!r} is given twice; remove one "
+                         f"(JSON would silently keep the last).")
     unknown = sorted(set(entry) - ENTRY_KEYS - EDITOR_KEYS)
     if unknown:
         raise BoxesError(f"{_where(i, entry)}: unknown key{'s' if len(unknown) > 1 else ''} "
@@ -135,18 +157,28 @@ def parse_boxes(text: str, width: int, height: int, max_boxes: int = MAX_OBJECTS
             raise BoxesError(f"canvas {name} must be a positive whole number of pixels, got {v!r}.")
     if text is None or not str(text).strip():
         return BoxLayout(width, height, ())
+    if box_json.nesting_depth_exceeded(text):
+        raise BoxesError(f"the boxes JSON is nested more than {box_json.MAX_DEPTH} levels deep; a list of boxes "
+                         f"needs 3 levels (4 inside {{\"boxes\": [...]}}).")
     try:
-        data = json.loads(text)
+        data = box_json.loads(text)
     except json.JSONDecodeError as e:
-        raise BoxesError(f"the boxes are not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}). "
+        msg = e.msg.removesuffix(" at")  # "Unterminated string starting at", "Invalid control character at"
+        raise BoxesError(f"the boxes are not valid JSON ({msg} at line {e.lineno}, column {e.colno}). "
                          f"Expected a list like [{{\"phrase\": \"a cat\", \"box\": [0.1, 0.2, 0.5, 0.9]}}].") from None
     if isinstance(data, dict):
+        repeated = data.repeated  # this object's own keys, then the editor's keys beside 'boxes';
+        if repeated is None:      # each box is checked on its own, where its error can name it
+            repeated = box_json.repeated_key(v for k, v in data.items() if k != "boxes")
+        if repeated is not None:
+            raise BoxesError(f"the boxes JSON gives the key {repeated!r} twice in one object; remove one "
+                             f"(JSON would silently keep the last).")
         if "boxes" not in data:
             raise BoxesError("the boxes JSON is an object without a 'boxes' list; give a list of boxes "
                              "or {\"boxes\": [...]}.")
         data = data["boxes"]
     if not isinstance(data, list):
-        raise BoxesError(f"the boxes JSON must be a list of boxes, got {type(data).__name__}.")
+        raise BoxesError(f"the boxes JSON must be a list of boxes, got {json.dumps(data)[:80]}.")
     boxes = [_parse_entry(i, e, width, height) for i, e in enumerate(data)]
     kept, dropped = keep_largest(boxes, max_boxes)
     return BoxLayout(width, height, tuple(kept), tuple(dropped))

@@ -10,87 +10,10 @@ import urllib.parse
 
 import pytest
 
+from helpers.editor_page import Editor, boxes_of, close, leftovers, load_workflow, open_page, pack_errors
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE = os.path.join(ROOT, "example_workflows", "gligen_text_to_image.json")
-TOL = 0.012   # normalised units: a pixel or two of the on-screen canvas
-
-
-def boxes_of(text: str) -> list:
-    data = json.loads(text)
-    return data["boxes"] if isinstance(data, dict) else data
-
-
-def close(a, b, tol=TOL):
-    return all(abs(x - y) <= tol for x, y in zip(a, b))
-
-
-class Editor:
-    """Drives the GroundingBoxes node of the page like a user, and reads its JSON widget."""
-
-    def __init__(self, page):
-        self.page = page
-
-    def js(self, body: str, arg=None):
-        return self.page.evaluate(
-            "(arg) => { const node = app.graph._nodes.find(n => n.type === 'GLIGENGroundingBoxes');"
-            " const ed = node.gligenEditor; " + body + " }", arg)
-
-    @property
-    def text(self) -> str:
-        return self.js("return node.widgets.find(w => w.name === 'boxes_json').value;")
-
-    @property
-    def boxes(self) -> list:
-        return boxes_of(self.text)
-
-    def rect(self) -> dict:
-        return self.js("return ed.canvas.getBoundingClientRect().toJSON();")
-
-    def point(self, nx: float, ny: float) -> tuple[float, float]:
-        r = self.rect()
-        return r["x"] + nx * r["width"], r["y"] + ny * r["height"]
-
-    def drag(self, start, end):
-        m = self.page.mouse
-        m.move(*self.point(*start))
-        m.down()
-        m.move(*self.point(*end), steps=6)
-        m.up()
-        self.page.wait_for_timeout(50)
-
-    def click(self, at):
-        m = self.page.mouse
-        m.move(*self.point(*at))
-        m.down()
-        m.up()
-
-    def phrase_input(self, i: int):
-        return self.page.locator(".gligen-box-editor .gbe-row input").nth(i)
-
-    def textarea(self):
-        """The boxes_json widget's own text field, as a user would type in it."""
-        return self.page.evaluate_handle(
-            "() => app.graph._nodes.find(n => n.type === 'GLIGENGroundingBoxes')"
-            ".widgets.find(w => w.name === 'boxes_json').inputEl").as_element()
-
-
-def open_page(chromium, server, logs):
-    page = chromium.new_page(viewport={"width": 1500, "height": 1100})
-    page.on("console", lambda m: logs.append(f"{m.type}: {m.text}"))
-    page.on("pageerror", lambda e: logs.append(f"pageerror: {e}"))
-    page.goto(server.url)
-    page.wait_for_function("window.app && window.app.graph && window.app.extensions &&"
-                           " window.app.extensions.some(e => e.name === 'gligen_grounding.BoxEditor')", timeout=90_000)
-    return page
-
-
-def load_workflow(page, workflow):
-    page.evaluate("async (wf) => { await app.loadGraphData(wf); }", workflow)
-    page.evaluate("""() => {   // bring the GroundingBoxes node into view at 100%
-        const node = app.graph._nodes.find(n => n.type === 'GLIGENGroundingBoxes');
-        app.canvas.ds.scale = 1; app.canvas.ds.offset = [-node.pos[0] + 20, -node.pos[1] + 40];
-        app.canvas.setDirty(true, true); }""")
-    page.wait_for_timeout(400)
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +45,10 @@ def test_draw_edit_delete_undo(session, artifacts):
     assert ed.boxes == []
 
     ed.drag((0.1, 0.1), (0.5, 0.6))                                # draw two boxes
+    status = ed.js("return ed.status.textContent;")                # what queueing now would say
+    assert status.startswith("Not ready to queue: box #1: the phrase is empty; name what goes in the box"), status
     page.keyboard.type("a red car")                                # the new box's phrase field has focus
+    assert ed.js("return ed.status.textContent;").startswith("512×384 · 1 box · drag to draw")
     ed.drag((0.55, 0.3), (0.9, 0.9))
     page.keyboard.type("a corgi")
     boxes = ed.boxes
@@ -293,6 +219,116 @@ def test_newer_node_renderer_opens_the_editor_in_a_panel(chromium, server, sessi
         assert [b["phrase"] for b in boxes] == ["a lighthouse"] and close(boxes[0]["box"], [0.2, 0.2, 0.6, 0.7])
         page.evaluate("() => app.canvas.deselectAll()")
         page.wait_for_selector(".gligen-box-panel", state="hidden", timeout=5_000)
+    finally:
+        server.request("/settings/Comfy.VueNodes.Enabled", False)
+        page.close()
+
+
+# ---- lifecycle: configure and remove -------------------------------------------------------------
+
+NODE = "app.graph._nodes.find(n => n.type === 'GLIGENGroundingBoxes')"
+
+
+def example_with_boxes(text: str) -> dict:
+    workflow = json.load(open(EXAMPLE))
+    for node in workflow["nodes"]:
+        if node["type"] == "GLIGENGroundingBoxes":
+            node["widgets_values"][2] = text
+    return workflow
+
+
+def fresh_page(chromium, server, workflow: dict | None = None):
+    logs: list[str] = []
+    page = open_page(chromium, server, logs)
+    load_workflow(page, workflow or json.load(open(EXAMPLE)))
+    return page, Editor(page), logs
+
+
+def test_removing_the_node_disconnects_the_editor(chromium, server, session):
+    page, ed, logs = fresh_page(chromium, server)
+    try:
+        assert ed.js("return ed.state.boxes.length;") == 3
+        assert leftovers(page) == {"observed": 1, "listeners": 0}     # the editor watches its stage's size
+        page.evaluate(f"() => {{ window.removed = {NODE}; app.graph.remove(window.removed); }}")
+        assert page.evaluate(f"() => !{NODE}")
+        assert leftovers(page) == {"observed": 0, "listeners": 0}
+        # the removed node's widgets no longer drive its editor, and nothing fails
+        page.evaluate("() => { const w = window.removed.widgets.find(w => w.name === 'boxes_json');"
+                      " w.value = '[]'; w.callback?.(w.value); }")
+        assert page.evaluate("window.removed.gligenEditor.state.boxes.length") == 3
+        page.evaluate("async () => { await app.loadGraphData(app.graph.serialize()); }")   # the graph is cleared
+        assert leftovers(page) == {"observed": 0, "listeners": 0}
+        assert not pack_errors(logs), pack_errors(logs)
+    finally:
+        page.close()
+
+
+def test_configure_restores_the_editor_from_the_saved_text(chromium, server, session):
+    broken = '[{"phrase": "a cat", "box": [0.1'
+    page, ed, logs = fresh_page(chromium, server, example_with_boxes(broken))
+    try:
+        # a workflow saved with broken text: the error, and no boxes (not those of the node's default text)
+        assert ed.text == broken
+        assert "JSON error" in ed.js("return ed.status.textContent;")
+        assert ed.js("return ed.state.boxes.length;") == 0
+        assert page.locator(".gligen-box-editor .gbe-row").count() == 0
+
+        load_workflow(page, json.load(open(EXAMPLE)))
+        ed.drag((0.05, 0.05), (0.25, 0.3))                         # an edit the editor's Undo could take back
+        assert len(ed.boxes) == 4
+        other = '[{"phrase": "a lighthouse", "box": [0.2, 0.2, 0.6, 0.7]}]'
+        page.evaluate(f"""(text) => {{ const node = {NODE}; const info = node.serialize();
+            info.widgets_values[2] = text; node.configure(info); }}""", other)
+        assert ed.js("return ed.state.boxes.map(b => b.phrase);") == ["a lighthouse"]
+        assert ed.js("return ed.status.textContent;").startswith("512×512 · 1 box")
+        page.locator(".gligen-box-editor button[data-act=undo]").click()
+        assert ed.text == other                                   # nothing from before the configure to undo
+        assert leftovers(page)["observed"] == 1
+    finally:
+        page.close()
+
+
+def test_comfyui_undo_and_redo_rebuild_the_editor(chromium, server, session):
+    page, ed, logs = fresh_page(chromium, server)
+    try:
+        before = ed.text
+        ed.drag((0.05, 0.05), (0.25, 0.3))
+        after = ed.text
+        assert len(boxes_of(after)) == 4
+        ed.click((0.98, 0.03))                                     # focus the canvas, select nothing
+        page.evaluate(f"() => {{ window.first = {NODE}; }}")
+        page.keyboard.press("Control+z")
+        page.wait_for_function(f"(t) => {NODE}.widgets.find(w => w.name === 'boxes_json').value === t",
+                               arg=before, timeout=5000)
+        assert page.evaluate(f"() => {NODE} !== window.first")      # ComfyUI's undo builds a new node
+        assert ed.js("return ed.state.boxes.length;") == 3
+        assert leftovers(page)["observed"] == 1                    # the old node's editor let go
+        page.keyboard.press("Control+y")
+        page.wait_for_function(f"(t) => {NODE}.widgets.find(w => w.name === 'boxes_json').value === t",
+                               arg=after, timeout=5000)
+        assert ed.js("return ed.state.boxes.length;") == 4
+        assert leftovers(page)["observed"] == 1
+    finally:
+        page.close()
+
+
+def test_removing_the_node_removes_the_floating_panel(chromium, server, session):
+    server.request("/settings/Comfy.VueNodes.Enabled", True)
+    logs: list[str] = []
+    page = open_page(chromium, server, logs)
+    try:
+        assert page.evaluate("LiteGraph.vueNodesMode") is True
+        load_workflow(page, json.load(open(EXAMPLE)))
+        page.evaluate(f"() => app.canvas.selectNode({NODE})")
+        page.wait_for_selector(".gligen-box-panel .gligen-box-editor canvas", state="visible", timeout=10_000)
+        assert leftovers(page) == {"observed": 1, "listeners": 0}
+        page.evaluate(f"() => app.graph.remove({NODE})")
+        assert page.locator(".gligen-box-panel").count() == 0
+        assert leftovers(page) == {"observed": 0, "listeners": 0}
+        load_workflow(page, json.load(open(EXAMPLE)))              # a new node opens a new panel
+        page.evaluate(f"() => app.canvas.selectNode({NODE})")
+        page.wait_for_selector(".gligen-box-panel .gligen-box-editor canvas", state="visible", timeout=10_000)
+        assert page.locator(".gligen-box-panel").count() == 1
     finally:
         server.request("/settings/Comfy.VueNodes.Enabled", False)
         page.close()
