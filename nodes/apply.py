@@ -6,6 +6,8 @@ import logging
 from comfy_api.latest import io
 
 from ..gligen_core import GLIGENError
+from ..gligen_core.errors import InputValueError
+from .checks import check_widgets
 from .model_fit import check_fit, model_family
 from .patch import NEGATIVE_MODES, NEGATIVE_NULL, GroundingPatch, attach
 from .types import PATCH_KEY, AdapterRef, GLIGENAdapterIO
@@ -13,13 +15,14 @@ from .types import PATCH_KEY, AdapterRef, GLIGENAdapterIO
 log = logging.getLogger(__name__)
 
 
-def check_percents(start_percent: float, end_percent: float) -> None:
-    for name, v in (("start_percent", start_percent), ("end_percent", end_percent)):
-        if not 0.0 <= v <= 1.0:
-            raise GLIGENError(f"{name} = {v}: give a fraction of the sampling between 0 and 1.")
+def check_apply_inputs(node: type[io.ComfyNode], strength: float, start_percent: float, end_percent: float,
+                       reground: bool) -> None:
+    """Run first in ``execute``: each value against the schema (linked values and NaN reach the node
+    unchecked) and start before end. Raises ``InputValueError``."""
+    check_widgets(node, strength=strength, start_percent=start_percent, end_percent=end_percent, reground=reground)
     if start_percent > end_percent:
-        raise GLIGENError(f"start_percent {start_percent} is after end_percent {end_percent}; grounding would "
-                          f"never be on. Swap them.")
+        raise InputValueError(f"start_percent {start_percent:g} is after end_percent {end_percent:g}; grounding "
+                              f"would never be on. Swap them.")
 
 
 class GLIGENApply(io.ComfyNode):
@@ -56,19 +59,11 @@ class GLIGENApply(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, start_percent: float = 0.0, end_percent: float = 1.0) -> bool | str:
-        try:
-            check_percents(start_percent, end_percent)
-        except GLIGENError as e:
-            return str(e)
-        return True
-
-    @classmethod
     def execute(cls, model, gligen: AdapterRef, strength: float, negative: str, start_percent: float = 0.0,
                 end_percent: float = 1.0, reground: bool = False) -> io.NodeOutput:
+        check_apply_inputs(cls, strength, start_percent, end_percent, reground)
         if negative not in NEGATIVE_MODES:
             raise GLIGENError(f"negative = {negative!r} is not one of {NEGATIVE_MODES}.")
-        check_percents(start_percent, end_percent)
         if model.get_additional_models_with_key(PATCH_KEY):
             raise GLIGENError("this model already went through GLIGENApply; apply GLIGEN once per model "
                               "(remove the second GLIGENApply).")

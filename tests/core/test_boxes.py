@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from gligen_pack.gligen_core import BoxesError, Grounding, parse_boxes
+from gligen_pack.gligen_core.boxes import check_boxes
 from gligen_pack.gligen_core.preview import box_colour, render_layout
 
 
@@ -66,6 +67,22 @@ def test_bad_boxes_name_the_problem(text, expected):
     with pytest.raises(BoxesError) as e:
         parse_boxes(text, 512, 256)
     assert expected in str(e.value)
+
+
+@pytest.mark.parametrize("text,expected", [(t, e) for t, e in BAD if "px is outside the 512x256" not in e])
+def test_without_a_canvas_every_other_check_runs(text, expected):
+    """check_boxes (queue time, width/height linked or unseen) refuses what parse_boxes refuses, except
+    'box_px' beyond the canvas, which only the canvas can tell."""
+    with pytest.raises(BoxesError) as e:
+        check_boxes(text)
+    assert expected in str(e.value) or "y0 = -3 px is outside the canvas (above it)" in str(e.value)
+
+
+def test_without_a_canvas_pixel_boxes_beyond_any_size_wait_for_the_canvas():
+    text = '[{"phrase": "cat", "box_px": [0, 0, 600, 10]}]'
+    check_boxes(text)
+    with pytest.raises(BoxesError, match="x1 = 600 px is outside the 512x256 canvas"):
+        parse_boxes(text, 512, 256)
 
 
 def test_error_names_the_box_number_and_phrase():
