@@ -105,7 +105,7 @@ def _float(v: int | float) -> float:
         return math.inf if v > 0 else -math.inf
 
 
-def _parse_entry(i: int, entry: Any, width: int, height: int) -> GroundingBox:
+def _parse_entry(i: int, entry: Any, width: int | None, height: int | None) -> GroundingBox:
     if not isinstance(entry, dict):
         raise BoxesError(f"box #{i + 1} must be an object like {{\"phrase\": \"a cat\", \"box\": [0.1, 0.1, 0.5, 0.5]}}, "
                          f"got {json.dumps(entry)[:80]}.")
@@ -134,6 +134,13 @@ def _parse_entry(i: int, entry: Any, width: int, height: int) -> GroundingBox:
             if not 0.0 <= v <= 1.0:
                 raise BoxesError(f"{_where(i, entry)}: {name} = {v:g} is outside 0..1. 'box' is normalised to the "
                                  f"canvas; use 'box_px' for pixel coordinates.")
+    elif width is None or height is None:  # no canvas yet: everything but the canvas bounds
+        x0, y0, x1, y1 = px = _coords(i, entry, "box_px")
+        for name, v in zip(("x0", "y0", "x1", "y1"), px):
+            if v < 0.0:
+                raise BoxesError(f"{_where(i, entry)}: {name} = {v:g} px is outside the canvas "
+                                 f"({'left of' if name[0] == 'x' else 'above'} it); pixels count from 0 at the "
+                                 f"top-left corner.")
     else:
         px = _coords(i, entry, "box_px")
         for name, v, limit in zip(("x0", "y0", "x1", "y1"), px, (width, height, width, height)):
@@ -150,10 +157,14 @@ def _parse_entry(i: int, entry: Any, width: int, height: int) -> GroundingBox:
     return GroundingBox(phrase.strip(), (x0, y0, x1, y1))
 
 
-def parse_boxes(text: str, width: int, height: int, max_boxes: int = MAX_OBJECTS) -> BoxLayout:
-    """Parse the node's JSON. Raises ``BoxesError`` naming the box, the value and the fix."""
+def parse_boxes(text: str, width: int | None, height: int | None, max_boxes: int = MAX_OBJECTS) -> BoxLayout:
+    """Parse the node's JSON. Raises ``BoxesError`` naming the box, the value and the fix.
+
+    Without a canvas (``width`` or ``height`` None: not known yet, e.g. a linked widget when the prompt is
+    queued) every check runs except 'box_px' against the canvas, and 'box_px' boxes stay in pixels: such a
+    layout is a check only (see ``check_boxes``), never one to draw or ground."""
     for name, v in (("width", width), ("height", height)):
-        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
             raise BoxesError(f"canvas {name} must be a positive whole number of pixels, got {v!r}.")
     if text is None or not str(text).strip():
         return BoxLayout(width, height, ())
@@ -182,6 +193,11 @@ def parse_boxes(text: str, width: int, height: int, max_boxes: int = MAX_OBJECTS
     boxes = [_parse_entry(i, e, width, height) for i, e in enumerate(data)]
     kept, dropped = keep_largest(boxes, max_boxes)
     return BoxLayout(width, height, tuple(kept), tuple(dropped))
+
+
+def check_boxes(text: str) -> None:
+    """Every check of ``parse_boxes`` that needs no canvas. Raises ``BoxesError``."""
+    parse_boxes(text, None, None)
 
 
 def format_boxes(entries: list[dict]) -> str:

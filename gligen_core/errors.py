@@ -16,3 +16,7 @@ class BoxesError(GLIGENError):
 
 class ModelMismatchError(GLIGENError):
     """A GLIGEN adapter that does not fit the model or CLIP it meets."""
+
+
+class InputValueError(GLIGENError):
+    """A node's number, flag or text input (typed or fed by a link) outside what the node accepts."""

@@ -5,9 +5,10 @@ import colorsys
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from .boxes import BoxLayout
+from .fonts import draw_text, label_fonts, text_bbox
 
 MAX_SIDE = 1024
 
@@ -16,13 +17,6 @@ def box_colour(i: int) -> tuple[int, int, int]:
     """Distinct, stable colours: golden-ratio steps around the hue circle."""
     r, g, b = colorsys.hsv_to_rgb((i * 0.618033988749895) % 1.0, 0.75, 1.0)
     return int(r * 255), int(g * 255), int(b * 255)
-
-
-def _font(size: int) -> ImageFont.ImageFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1
-        return ImageFont.load_default()
 
 
 def render_layout(layout: BoxLayout, note: str = "", background: torch.Tensor | None = None) -> torch.Tensor:
@@ -36,7 +30,7 @@ def render_layout(layout: BoxLayout, note: str = "", background: torch.Tensor | 
     else:
         img = Image.new("RGB", (w, h), (28, 28, 32))
     draw = ImageDraw.Draw(img)
-    font = _font(max(10, min(w, h) // 28))
+    fonts = label_fonts(max(10, min(w, h) // 28))
     line = max(2, min(w, h) // 160)
     for i, b in enumerate(layout.boxes):
         c = box_colour(i)
@@ -44,11 +38,16 @@ def render_layout(layout: BoxLayout, note: str = "", background: torch.Tensor | 
         draw.rectangle((x0, y0, max(x0, x1 - 1), max(y0, y1 - 1)), outline=c, width=line)
         label = f"{i + 1}. {b.phrase}"
         tx, ty = x0 + line + 2, y0 + line + 1
-        bbox = draw.textbbox((tx, ty), label, font=font)
+        bbox = text_bbox(draw, (tx, ty), label, fonts)
         draw.rectangle((bbox[0] - 2, bbox[1] - 1, bbox[2] + 2, bbox[3] + 1), fill=(0, 0, 0))
-        draw.text((tx, ty), label, fill=c, font=font)
+        draw_text(draw, (tx, ty), label, fonts, c)
     if note:
-        bbox = draw.textbbox((4, h - 4), note, font=font, anchor="lb")
+        size = max(10, min(w, h) // 28)
+        while size > 8 and text_bbox(draw, (0, 0), note, label_fonts(size))[2] > w - 8:  # fit the width
+            size -= 1
+        fonts = label_fonts(size)
+        top = h - 4 - (text_bbox(draw, (0, 0), note, fonts)[3])
+        bbox = text_bbox(draw, (4, top), note, fonts)
         draw.rectangle((bbox[0] - 2, bbox[1] - 2, bbox[2] + 2, bbox[3] + 2), fill=(120, 20, 20))
-        draw.text((4, h - 4), note, fill=(255, 255, 255), font=font, anchor="lb")
+        draw_text(draw, (4, top), note, fonts, (255, 255, 255))
     return torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).unsqueeze(0)

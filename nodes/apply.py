@@ -6,6 +6,8 @@ import logging
 from comfy_api.latest import io
 
 from ..gligen_core import GLIGENError
+from ..gligen_core.errors import InputValueError
+from .checks import check_widgets
 from .model_fit import check_fit, model_family
 from .patch import NEGATIVE_ALIASES, NEGATIVE_MODES, NEGATIVE_NULL, GroundingPatch, attach
 from .runtime import comfy_attention, compute_dtype
@@ -14,13 +16,14 @@ from .types import PATCH_KEY, AdapterRef, GLIGENAdapterIO
 log = logging.getLogger(__name__)
 
 
-def check_percents(start_percent: float, end_percent: float) -> None:
-    for name, v in (("start_percent", start_percent), ("end_percent", end_percent)):
-        if not 0.0 <= v <= 1.0:
-            raise GLIGENError(f"{name} = {v}: give a fraction of the sampling between 0 and 1.")
+def check_apply_inputs(node: type[io.ComfyNode], strength: float, start_percent: float, end_percent: float,
+                       reground: bool) -> None:
+    """Run first in ``execute``: each value against the schema (linked values and NaN reach the node
+    unchecked) and start before end. Raises ``InputValueError``."""
+    check_widgets(node, strength=strength, start_percent=start_percent, end_percent=end_percent, reground=reground)
     if start_percent > end_percent:
-        raise GLIGENError(f"start_percent {start_percent} is after end_percent {end_percent}; grounding would "
-                          f"never be on. Swap them.")
+        raise InputValueError(f"start_percent {start_percent:g} is after end_percent {end_percent:g}; grounding "
+                              f"would never be on. Swap them.")
 
 
 class GLIGENApply(io.ComfyNode):
@@ -69,8 +72,8 @@ class GLIGENApply(io.ComfyNode):
     @classmethod
     def execute(cls, model, gligen: AdapterRef, strength: float, negative: str, start_percent: float = 0.0,
                 end_percent: float = 1.0, reground: bool = False) -> io.NodeOutput:
+        check_apply_inputs(cls, strength, start_percent, end_percent, reground)
         mode = negative_mode(negative)
-        check_percents(start_percent, end_percent)
         return io.NodeOutput(grounded_model(model, gligen, strength, mode, start_percent, end_percent, reground))
 
 

@@ -1,4 +1,11 @@
-"""GroundingBoxes: any number of (phrase, box) pairs in one node, as JSON the box editor also writes."""
+"""GroundingBoxes: any number of (phrase, box) pairs in one node, as JSON the box editor also writes.
+
+Checks: when the prompt is queued, ComfyUI checks width and height (whole numbers, 8..MAX_RESOLUTION)
+and ``validate_inputs`` checks the JSON alone (everything but 'box_px' against the canvas, which it
+cannot see); a linked JSON is checked when the node runs. When it runs, every value is checked again,
+linked or typed, and the boxes against the canvas. It is not an output node: a prompt with an invalid
+node anywhere is refused as a whole, as for core nodes, and the preview is shown when the graph runs.
+"""
 from __future__ import annotations
 
 import logging
@@ -7,8 +14,9 @@ import nodes as comfy_nodes
 from comfy_api.latest import io, ui
 
 from ..gligen_core import BoxesError, dump_boxes, format_boxes, parse_boxes
-from ..gligen_core.boxes import drop_note
+from ..gligen_core.boxes import check_boxes, drop_note
 from ..gligen_core.preview import render_layout
+from .checks import check_widgets
 from .types import GroundingBoxesIO
 
 log = logging.getLogger(__name__)
@@ -27,7 +35,6 @@ class GroundingBoxes(io.ComfyNode):
             display_name="GroundingBoxes",
             category="conditioning/gligen",
             description="Place boxes on a canvas and name what goes in each; outputs the layout and a preview.",
-            is_output_node=True,
             inputs=[
                 io.Int.Input("width", default=512, min=8, max=comfy_nodes.MAX_RESOLUTION, step=8,
                              tooltip="Canvas width in pixels: the image you will generate. 'box_px' coordinates "
@@ -54,16 +61,23 @@ class GroundingBoxes(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, width: int, height: int, boxes_json: str) -> bool | str:
+    def validate_inputs(cls, boxes_json: str | None) -> bool | str:
+        """The JSON alone, when typed in (None: linked, checked when the node runs)."""
+        if boxes_json is None:
+            return True
         try:
-            parse_boxes(boxes_json, width, height)
+            check_boxes(boxes_json)
         except BoxesError as e:
             return str(e)
         return True
 
     @classmethod
     def execute(cls, width: int, height: int, boxes_json: str, background=None) -> io.NodeOutput:
-        layout = parse_boxes(boxes_json, width, height)
+        check_widgets(cls, width=width, height=height, boxes_json=boxes_json)
+        try:
+            layout = parse_boxes(boxes_json, width, height)
+        except BoxesError as e:
+            raise BoxesError(f"boxes_json: {e}") from None
         note = ""
         if layout.dropped:
             note = drop_note(len(layout.boxes) + len(layout.dropped), len(layout.boxes))

@@ -9,11 +9,13 @@ every phrase encoded alone:
 from __future__ import annotations
 
 import logging
+import sys
 
 import torch
 from comfy_api.latest import io
 
-from ..gligen_core import BoxLayout, Grounding, ModelMismatchError, family_of
+from ..gligen_core import BoxLayout, Grounding, ModelMismatchError, family_of, keep_largest
+from ..gligen_core.boxes import drop_note
 from .types import GROUNDING_KEY, AdapterRef, GLIGENAdapterIO, GroundingBoxesIO
 from .unpatched import attach_check
 
@@ -101,6 +103,26 @@ def phrase_features(clip, phrases: list[str], need: int, family: str) -> torch.T
     return features
 
 
+def chained_drop_note(previous: Grounding, added: Grounding) -> str:
+    """What joining ``added`` to the boxes already on a conditioning drops (keep the largest), or ''."""
+    entries = previous.entries() + added.entries()
+    kept, dropped = keep_largest(entries)
+    if not dropped:
+        return ""
+    return (f"{drop_note(len(entries), len(kept))} when adding {len(added)} box{'es' if len(added) != 1 else ''} "
+            f"to the {len(previous)} already on the conditioning: "
+            + ", ".join(repr(b.phrase) for b in dropped))
+
+
+def show_on_node(node_id: str | None, text: str) -> None:
+    """Text under the node in ComfyUI's frontend (as core's GetImageSize shows sizes); nothing without a
+    server (headless runner)."""
+    server = sys.modules.get("server")  # ComfyUI's server module, imported by main.py before any node runs
+    instance = getattr(getattr(server, "PromptServer", None), "instance", None)
+    if instance is not None and node_id is not None:
+        instance.send_progress_text(text, node_id, instance.client_id)
+
+
 class GroundingEncoder(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
@@ -121,6 +143,7 @@ class GroundingEncoder(io.ComfyNode):
                 io.Conditioning.Output(tooltip="The conditioning carrying the grounding. Boxes already on it are "
                                                "kept; the 30 largest of all are grounded."),
             ],
+            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
@@ -130,11 +153,20 @@ class GroundingEncoder(io.ComfyNode):
         features = phrase_features(clip, phrases, adapter.phrase_dim, adapter.family)
         g = Grounding(tuple(phrases), torch.tensor([b.box for b in grounding.boxes], dtype=torch.float32).reshape(-1, 4),
                       features, len(grounding.dropped))
-        out = []
+        out, notes = [], []
         for cond, extra in conditioning:
             extra = extra.copy()
             previous = extra.get(GROUNDING_KEY)
+            if previous is not None:
+                note = chained_drop_note(previous, g)
+                if note and note not in notes:
+                    notes.append(note)
             extra[GROUNDING_KEY] = previous.extended(g) if previous is not None else g
             attach_check(extra, extra[GROUNDING_KEY].phrases)
             out.append([cond, extra])
-        return io.NodeOutput(out)
+        for note in notes:
+            log.warning("GroundingEncoder: %s", note)
+        grounded = max((len(extra[GROUNDING_KEY]) for _, extra in out), default=len(g))
+        text = "\n".join(notes) or f"{grounded} box{'es' if grounded != 1 else ''} grounded on this conditioning"
+        show_on_node(cls.hidden.unique_id if cls.hidden else None, text)
+        return io.NodeOutput(out, ui={"text": [text]})

@@ -1,4 +1,7 @@
-"""ScheduledSampler: KSampler with GLIGEN's scheduled sampling (grounded for the first steps only)."""
+"""ScheduledSampler: KSampler with GLIGEN's scheduled sampling (grounded for the first steps only).
+
+ComfyUI checks typed-in numbers when the prompt is queued; linked ones, NaN and the sum of the two
+fractions are checked when the node runs, before sampling (see ``checks.py``)."""
 from __future__ import annotations
 
 import comfy.samplers
@@ -7,6 +10,7 @@ from comfy_api.latest import io
 
 from ..gligen_core import GLIGENError
 from ..gligen_core.schedule import StepSchedule, three_stage
+from .checks import check_widgets
 from .patch import SCHEDULE_KEY
 from .types import PATCH_KEY
 
@@ -57,16 +61,11 @@ class ScheduledSampler(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, grounded_fraction: float, decay_fraction: float) -> bool | str:
-        try:
-            three_stage(1, grounded_fraction, decay_fraction)
-        except GLIGENError as e:
-            return str(e)
-        return True
-
-    @classmethod
     def execute(cls, model, seed, steps, cfg, sampler_name, scheduler, positive, negative, latent_image,
                 denoise, grounded_fraction, decay_fraction) -> io.NodeOutput:
+        check_widgets(cls, seed=seed, steps=steps, cfg=cfg, denoise=denoise, grounded_fraction=grounded_fraction,
+                      decay_fraction=decay_fraction)
+        three_stage(steps, grounded_fraction, decay_fraction)  # the fractions' sum, before any work
         m = scheduled_model(model, steps, grounded_fraction, decay_fraction)
         return io.NodeOutput(*comfy_nodes.common_ksampler(m, seed, steps, cfg, sampler_name, scheduler, positive,
                                                           negative, latent_image, denoise=denoise))

@@ -8,6 +8,9 @@ import pytest
 import torch
 
 from gligen_pack.gligen_core import Grounding, parse_boxes
+from gligen_pack.gligen_core.boxes import check_boxes
+from gligen_pack.gligen_core.errors import BoxesError
+from helpers.box_texts import load_cases
 from gligen_pack.gligen_core.preview import box_colour, render_layout
 
 
@@ -24,6 +27,33 @@ def test_report_shows_minus_zero_as_zero():
     assert layout.boxes[0].box[0] == 0
     assert "1. 'edge': x 0-32, y 0-32 px" in layout.report()
     assert "-0" not in layout.report()
+
+CASES = load_cases()
+
+
+def needs_the_canvas(case) -> bool:
+    return "error" in case and ("px is outside the" in case["error"] or "canvas" in case["error"])
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if not needs_the_canvas(c)], ids=lambda c: c["name"])
+def test_without_a_canvas_every_other_check_runs(case):
+    """check_boxes (queue time: width/height linked or unseen) refuses what parse_boxes refuses, except
+    'box_px' beyond the canvas, which only the canvas can tell."""
+    if "error" in case:
+        with pytest.raises(BoxesError) as e:
+            check_boxes(case["text"])
+        assert case["error"] in str(e.value) or "px is outside the canvas" in str(e.value)
+    else:
+        check_boxes(case["text"])
+
+
+def test_without_a_canvas_pixel_boxes_beyond_any_size_wait_for_the_canvas():
+    text = '[{"phrase": "cat", "box_px": [0, 0, 600, 10]}]'
+    check_boxes(text)
+    with pytest.raises(BoxesError, match="x1 = 600 px is outside the 512x256 canvas"):
+        parse_boxes(text, 512, 256)
+    with pytest.raises(BoxesError, match=r"y0 = -3 px is outside the canvas \(above it\)"):
+        check_boxes('[{"phrase": "cat", "box_px": [0, -3, 10, 10]}]')
 
 
 @pytest.mark.parametrize("n", [31, 45, 1000])

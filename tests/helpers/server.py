@@ -112,3 +112,43 @@ def execution_error(entry: dict) -> dict | None:
         if event == "execution_error":
             return data
     return None
+
+
+def watch(server: ComfyServer, prompt: dict, timeout: float = 300.0) -> tuple[int, dict, list[tuple[str, object]]]:
+    """Queue ``prompt`` with a websocket open, as ComfyUI's frontend does, and collect what the frontend
+    would receive until the prompt is done: ``(status, body, events)``, events as ``(type, data)`` for
+    JSON messages and ``("progress_text", (node_id, text))`` for the text a node shows on itself."""
+    import asyncio
+    import struct
+
+    import aiohttp
+
+    async def go():
+        client_id = str(uuid.uuid4())
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(f"ws://127.0.0.1:{server.port}/ws?clientId={client_id}") as ws:
+                async with session.post(server.url + "/prompt", data=json.dumps({"prompt": prompt, "client_id": client_id}),
+                                        headers={"Content-Type": "application/json"}) as r:
+                    status, body = r.status, await r.json()
+                events: list[tuple[str, object]] = []
+                if status != 200:
+                    return status, body, events
+                deadline = time.time() + timeout
+                while True:
+                    msg = await asyncio.wait_for(ws.receive(), max(1.0, deadline - time.time()))
+                    if msg.type == aiohttp.WSMsgType.BINARY:
+                        (kind,) = struct.unpack(">I", msg.data[:4])
+                        if kind == 3:                      # BinaryEventTypes.TEXT: node id length, node id, text
+                            (n,) = struct.unpack(">I", msg.data[4:8])
+                            events.append(("progress_text", (msg.data[8:8 + n].decode(), msg.data[8 + n:].decode())))
+                    elif msg.type == aiohttp.WSMsgType.TEXT:
+                        m = json.loads(msg.data)
+                        events.append((m["type"], m["data"]))
+                        data = m["data"]
+                        if (m["type"] == "executing" and isinstance(data, dict) and data.get("node") is None
+                                and data.get("prompt_id") == body["prompt_id"]):
+                            return status, body, events
+                    else:
+                        raise RuntimeError(f"websocket closed: {msg}")
+
+    return asyncio.run(go())

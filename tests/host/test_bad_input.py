@@ -6,16 +6,15 @@ legitimate. Afterwards the server still answers and a normal run gives the same 
 """
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from gligen_pack.runner.demo_models import TINY_FUSERS, random_gligen_state
+from helpers.outcomes import failed, latent_of, rejected, succeeded
 from helpers.prompts import BOXES, Graph, base, ksampler, ours, scheduled
-from helpers.server import execution_error
 
 LONG_PHRASE = " ".join(["a very detailed ornate golden baroque antique carved wooden"] * 12)
 
@@ -29,37 +28,6 @@ def grounded(ckpt, gligen, boxes=BOXES, size=64, batch=1, seed=1, save=True, **a
     ks = ksampler(g, model, pos, b["negative"], b["latent"], seed=seed, steps=2)
     out = g.add("SaveLatent", samples=g.out(ks), filename_prefix="latents/bad_input") if save else None
     return g, b, {"model": model, "positive": pos, "boxes": boxes_node, "sampler": ks, "save": out}
-
-
-def rejected(server, prompt) -> str:
-    """The prompt must be refused when queued; returns every error text of it. When other outputs of
-    the prompt are valid (GroundingBoxes shows its preview on its own), ComfyUI queues just those and
-    returns the errors of the rest as node_errors: the failing part still never runs."""
-    status, body = server.queue(prompt)
-    assert status in (200, 400) and body.get("node_errors"), f"expected validation errors, got {status}: {body}"
-    if status == 200:
-        server.wait(body["prompt_id"])
-    return json.dumps(body)
-
-
-def failed(server, prompt) -> dict:
-    """The prompt validates but a node fails while running; returns the execution error."""
-    entry = server.run(prompt)
-    err = execution_error(entry)
-    assert err is not None, f"expected an execution error: {entry.get('status')}"
-    return err
-
-
-def succeeded(server, prompt) -> dict:
-    entry = server.run(prompt)
-    assert execution_error(entry) is None, execution_error(entry)
-    assert entry["status"]["status_str"] == "success"
-    return entry
-
-
-def latent_of(server, entry, node) -> torch.Tensor:
-    info = entry["outputs"][node]["latents"][0]
-    return load_file(os.path.join(server.base_dir, "output", info["subfolder"], info["filename"]))["latent_tensor"]
 
 
 def gligen_file(models_dir, name, sd) -> str:
@@ -104,7 +72,7 @@ BOX_CASES = {
     "x1_left_of_x0": ('[{"phrase": "cat", "box": [0.8, 0, 0.2, 1]}]', "x1 is left of x0"),
     "y1_above_y0": ('[{"phrase": "cat", "box": [0, 0.9, 1, 0.3]}]', "y1 is above y0"),
     "zero_area": ('[{"phrase": "cat", "box": [0.5, 0.1, 0.5, 0.9]}]', "zero area"),
-    "pixels_outside_canvas": ('[{"phrase": "cat", "box_px": [10, 10, 80, 40]}]', "x1 = 80 px is outside the 64x64 canvas"),
+    "pixels_left_of_canvas": ('[{"phrase": "cat", "box_px": [-4, 10, 30, 40]}]', "x0 = -4 px is outside the canvas"),
     "empty_phrase": ('[{"phrase": "  ", "box": [0, 0, 1, 1]}]', "the phrase is empty"),
     "phrase_not_text": ('[{"phrase": 7, "box": [0, 0, 1, 1]}]', "'phrase' must be text"),
     "unknown_key": ('[{"phrase": "cat", "bbox": [0, 0, 1, 1]}]', "unknown key 'bbox'"),
@@ -119,6 +87,15 @@ def test_bad_boxes_are_refused_when_queued(server, before, tiny_ckpt, tiny_glige
     body = rejected(server, prompt)
     assert expected in body, body
     assert f'"{n["boxes"]}"' in body                       # reported for the GroundingBoxes node
+
+
+def test_pixel_boxes_beyond_the_canvas_fail_when_the_node_runs(server, before, tiny_ckpt, tiny_gligen):
+    """The queue-time check sees the JSON alone (ComfyUI reports a check once per argument of
+    validate_inputs, so it takes one); the canvas is known when the node runs."""
+    prompt, n = boxes_prompt(tiny_ckpt, tiny_gligen, '[{"phrase": "cat", "box_px": [10, 10, 80, 40]}]')
+    err = failed(server, prompt)
+    assert err["node_type"] == "GLIGENGroundingBoxes" and err["node_id"] == n["boxes"]
+    assert "boxes_json: box #1 ('cat'): x1 = 80 px is outside the 64x64 canvas" in err["exception_message"]
 
 
 def test_phrase_longer_than_clip_window(server, before, tiny_ckpt, tiny_gligen):
@@ -314,8 +291,10 @@ def test_schedule_fractions_above_one_are_refused(server, before, tiny_ckpt, tin
     g, b, n = grounded(tiny_ckpt, tiny_gligen, save=False)
     node = scheduled(g, n["model"], n["positive"], b["negative"], b["latent"], tau=0.9, decay=0.3)
     g.add("SaveLatent", samples=g.out(node), filename_prefix="latents/x")
-    body = rejected(server, g.prompt())
-    assert "grounded fraction 0.9 + decay fraction 0.3" in body and "is more than 1" in body
+    err = failed(server, g.prompt())           # two inputs together: checked when the node runs, before sampling
+    assert err["node_type"] == "GLIGENScheduledSampler"
+    assert "grounded fraction 0.9 + decay fraction 0.3" in err["exception_message"]
+    assert "is more than 1" in err["exception_message"]
 
 
 def test_scheduled_sampler_on_an_unpatched_model(server, before, tiny_ckpt, tiny_gligen):
@@ -328,8 +307,8 @@ def test_scheduled_sampler_on_an_unpatched_model(server, before, tiny_ckpt, tiny
 
 def test_start_after_end_is_refused(server, before, tiny_ckpt, tiny_gligen):
     g, _, n = grounded(tiny_ckpt, tiny_gligen, start_percent=0.8, end_percent=0.2)
-    body = rejected(server, g.prompt())
-    assert "start_percent 0.8 is after end_percent 0.2" in body
+    err = failed(server, g.prompt())           # two inputs together: checked when the node runs
+    assert err["node_type"] == "GLIGENApply" and "start_percent 0.8 is after end_percent 0.2" in err["exception_message"]
 
 
 def test_strength_out_of_range_is_refused(server, before, tiny_ckpt, tiny_gligen):

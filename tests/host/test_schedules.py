@@ -68,12 +68,14 @@ def test_scheduled_sampler_refuses_an_unpatched_model(host, tiny_ckpt):
     assert not result.success and "connect the MODEL output of GLIGENApply" in result.error()["exception_message"]
 
 
-def test_fractions_above_one_are_refused_when_queued(host, tiny_ckpt, tiny_gligen):
-    from gligen_pack.runner.host import PromptInvalid
+def test_fractions_above_one_are_refused_before_sampling(host, tiny_ckpt, tiny_gligen):
+    """Two inputs together (either may come from a link): checked when the node runs, before sampling."""
     g = Graph(); b = base(g, tiny_ckpt); m, pos, _ = ours(g, b, tiny_gligen)
     finish(g, scheduled(g, m, pos, b["negative"], b["latent"], tau=0.8, decay=0.5), b["vae"])
-    with pytest.raises(PromptInvalid, match="is more than 1"):
-        host.run(g.prompt())
+    result = host.run(g.prompt())
+    err = result.error()
+    assert not result.success and err["node_type"] == "GLIGENScheduledSampler"
+    assert "grounded fraction 0.8 + decay fraction 0.5 = 1.3 is more than 1" in err["exception_message"]
 
 
 def test_end_percent_zero_is_ungrounded(host, tiny_ckpt, tiny_gligen, reference):
