@@ -9,7 +9,7 @@ import pytest
 from safetensors.torch import save_file
 
 from gligen_pack.runner.demo_models import TINY_FUSERS, random_gligen_state
-from helpers.http import failed, latent_of, refused, succeeded
+from helpers.outcomes import failed, latent_of, rejected, succeeded
 from helpers.prompts import Graph, base, ksampler, ours
 
 
@@ -123,7 +123,7 @@ def test_an_unknown_negative_mode_is_refused_once_on_its_input(server, tiny_ckpt
     b = base(g, tiny_ckpt)
     model, pos, _ = ours(g, b, tiny_gligen, negative_mode="the positive, please")
     saved(g, ksampler(g, model, pos, b["negative"], b["latent"], steps=1), "neg_bad")
-    body = refused(server, g.prompt())
+    body = json.loads(rejected(server, g.prompt()))
     errors = [e for n in body["node_errors"].values() for e in n["errors"]]
     assert len(errors) == 1 and errors[0]["extra_info"]["input_name"] == "negative"
     assert "'null', 'same_as_positive'" in json.dumps(errors[0])
