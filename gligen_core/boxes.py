@@ -134,7 +134,7 @@ def _parse_entry(i: int, entry: Any, width: int | None, height: int | None) -> G
             if not 0.0 <= v <= 1.0:
                 raise BoxesError(f"{_where(i, entry)}: {name} = {v:g} is outside 0..1. 'box' is normalised to the "
                                  f"canvas; use 'box_px' for pixel coordinates.")
-    elif width is None or height is None:  # no canvas yet: everything but the canvas bounds
+    elif width is None:  # no canvas yet (check mode): everything but the canvas bounds
         x0, y0, x1, y1 = px = _coords(i, entry, "box_px")
         for name, v in zip(("x0", "y0", "x1", "y1"), px):
             if v < 0.0:
@@ -160,11 +160,12 @@ def _parse_entry(i: int, entry: Any, width: int | None, height: int | None) -> G
 def parse_boxes(text: str, width: int | None, height: int | None, max_boxes: int = MAX_OBJECTS) -> BoxLayout:
     """Parse the node's JSON. Raises ``BoxesError`` naming the box, the value and the fix.
 
-    Without a canvas (``width`` or ``height`` None: not known yet, e.g. a linked widget when the prompt is
-    queued) every check runs except 'box_px' against the canvas, and 'box_px' boxes stay in pixels: such a
-    layout is a check only (see ``check_boxes``), never one to draw or ground."""
+    Without a canvas (``width`` and ``height`` both None: not known yet, e.g. a linked widget when the
+    prompt is queued) every check runs except 'box_px' against the canvas, and 'box_px' boxes stay in
+    pixels: such a layout is a check only (see ``check_boxes``), never one to draw or ground."""
+    check_only = width is None and height is None
     for name, v in (("width", width), ("height", height)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
+        if not check_only and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
             raise BoxesError(f"canvas {name} must be a positive whole number of pixels, got {v!r}.")
     if text is None or not str(text).strip():
         return BoxLayout(width, height, ())

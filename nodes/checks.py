@@ -38,6 +38,10 @@ def check_value(name: str, value: Any, spec: io.Input) -> None:
         raise InputValueError(f"{name} = {value!r} is not true or false; connect a BOOLEAN.")
     elif isinstance(spec, io.String.Input) and not isinstance(value, str):
         raise InputValueError(f"{name} = {value!r} is not text; connect a STRING.")
+    elif isinstance(spec, io.Combo.Input) and value not in spec.options:
+        shown = ", ".join(map(repr, spec.options[:12])) + (", ..." if len(spec.options) > 12 else "")
+        raise InputValueError(f"{name} = {value!r} is not one of the choices ({shown}); link a node that gives "
+                              f"one of them, or pick one in the widget.")
 
 
 def _number(v: float) -> str:

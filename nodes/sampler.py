@@ -63,8 +63,8 @@ class ScheduledSampler(io.ComfyNode):
     @classmethod
     def execute(cls, model, seed, steps, cfg, sampler_name, scheduler, positive, negative, latent_image,
                 denoise, grounded_fraction, decay_fraction) -> io.NodeOutput:
-        check_widgets(cls, seed=seed, steps=steps, cfg=cfg, denoise=denoise, grounded_fraction=grounded_fraction,
-                      decay_fraction=decay_fraction)
+        check_widgets(cls, seed=seed, steps=steps, cfg=cfg, sampler_name=sampler_name, scheduler=scheduler,
+                      denoise=denoise, grounded_fraction=grounded_fraction, decay_fraction=decay_fraction)
         three_stage(steps, grounded_fraction, decay_fraction)  # the fractions' sum, before any work
         m = scheduled_model(model, steps, grounded_fraction, decay_fraction)
         return io.NodeOutput(*comfy_nodes.common_ksampler(m, seed, steps, cfg, sampler_name, scheduler, positive,

@@ -6,14 +6,19 @@ import json
 from .prompts import BOXES, Graph
 
 PRIMITIVES = {int: "PrimitiveInt", float: "PrimitiveFloat", str: "PrimitiveStringMultiline", bool: "PrimitiveBoolean"}
+# Combo widgets: ComfyUI core has no node whose output fits a combo, so a test-only node feeds them
+# (tests/helpers/link_source_nodes.py), as nodes of other packs do.
+COMBOS = {("apply", "negative"), ("sampler", "sampler_name"), ("sampler", "scheduler")}
+COMBO_SOURCE = "GLIGENTestComboSource"
 
-# Every widget of the pack's nodes (combos aside), with a valid value.
+# Every widget of the pack's nodes but the loader's (see test_loader_files.py), with a valid value.
 VALID = {
     ("boxes", "width"): 64, ("boxes", "height"): 64, ("boxes", "boxes_json"): json.dumps(BOXES),
     ("apply", "strength"): 0.8, ("apply", "start_percent"): 0.0, ("apply", "end_percent"): 0.9,
-    ("apply", "reground"): True,
+    ("apply", "reground"): True, ("apply", "negative"): "null",
     ("sampler", "seed"): 5, ("sampler", "steps"): 4, ("sampler", "cfg"): 6.5, ("sampler", "denoise"): 1.0,
     ("sampler", "grounded_fraction"): 0.5, ("sampler", "decay_fraction"): 0.25,
+    ("sampler", "sampler_name"): "euler", ("sampler", "scheduler"): "normal",
 }
 NODE_TYPES = {"boxes": "GLIGENGroundingBoxes", "apply": "GLIGENApply", "sampler": "GLIGENScheduledSampler"}
 
@@ -32,7 +37,8 @@ def build(ckpt: str, gligen: str, values: dict, linked: set = frozenset()) -> tu
         elif canvas is not None and node == "boxes" and name in ("width", "height"):
             widgets[node][name] = g.out(canvas)
         else:
-            widgets[node][name] = g.out(g.add(PRIMITIVES[type(value)], value=value))
+            source = COMBO_SOURCE if key in COMBOS else PRIMITIVES[type(value)]
+            widgets[node][name] = g.out(g.add(source, value=value))
     ck = g.add("CheckpointLoaderSimple", ckpt_name=ckpt)
     pos = g.add("CLIPTextEncode", text="a photo of a street", clip=g.out(ck, 1))
     neg = g.add("CLIPTextEncode", text="blurry", clip=g.out(ck, 1))
@@ -42,10 +48,8 @@ def build(ckpt: str, gligen: str, values: dict, linked: set = frozenset()) -> tu
     ids = {"boxes": g.add("GLIGENGroundingBoxes", **widgets["boxes"])}
     enc = g.add("GLIGENGroundingEncoder", conditioning=g.out(pos), clip=g.out(ck, 1), gligen=g.out(loader),
                 grounding=g.out(ids["boxes"]))
-    ids["apply"] = g.add("GLIGENApply", model=g.out(ck), gligen=g.out(loader), negative="null grounding (paper)",
-                         **widgets["apply"])
-    ids["sampler"] = g.add("GLIGENScheduledSampler", model=g.out(ids["apply"]), sampler_name="euler",
-                           scheduler="normal", positive=g.out(enc), negative=g.out(neg), latent_image=g.out(latent),
-                           **widgets["sampler"])
+    ids["apply"] = g.add("GLIGENApply", model=g.out(ck), gligen=g.out(loader), **widgets["apply"])
+    ids["sampler"] = g.add("GLIGENScheduledSampler", model=g.out(ids["apply"]), positive=g.out(enc),
+                           negative=g.out(neg), latent_image=g.out(latent), **widgets["sampler"])
     ids["save"] = g.add("SaveLatent", samples=g.out(ids["sampler"]), filename_prefix="latents/linked")
     return g.prompt(), ids

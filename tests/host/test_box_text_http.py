@@ -14,6 +14,7 @@ def boxes_node(g: Graph, text: str) -> str:
 def test_a_key_given_twice_is_refused_when_queued(server):
     g = Graph()
     node = boxes_node(g, '[{"phrase": "cat", "box": [0, 0, 1, 1], "box": [0, 0, 0.5, 0.5]}]')
+    g.add("PreviewAny", source=g.out(node, 2))      # an output that uses the boxes
     status, body = server.queue(g.prompt())
     errors = body.get("node_errors", {})
     assert status == 400 and node in errors, (status, body)

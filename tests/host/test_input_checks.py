@@ -40,7 +40,9 @@ def test_an_invalid_node_refuses_the_whole_prompt(server, tiny_ckpt, tiny_gligen
 
 
 def test_box_preview_reaches_the_node_and_history(server, tiny_ckpt, tiny_gligen):
-    prompt, ids = build(tiny_ckpt, tiny_gligen, {**VALID, ("sampler", "seed"): 11})
+    # boxes no other test sends: a node ComfyUI has cached sends no new preview (the frontend keeps the last)
+    boxes = json.loads(VALID[("boxes", "boxes_json")]) + [{"phrase": "a preview check", "box": [0.7, 0.7, 0.9, 0.9]}]
+    prompt, ids = build(tiny_ckpt, tiny_gligen, {**VALID, ("boxes", "boxes_json"): json.dumps(boxes)})
     status, body, events = watch(server, prompt)
     assert status == 200, body
     shown = [d["output"] for kind, d in events if kind == "executed" and d["node"] == ids["boxes"]]

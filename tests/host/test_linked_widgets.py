@@ -6,11 +6,11 @@ passes None for it to ``validate_inputs`` and checks neither its min nor its max
 must pass the queue-time checks and be checked when the node runs, with the same errors as a typed one.
 The natural example: one PrimitiveInt shared by GroundingBoxes width/height and EmptyLatentImage.
 
-Combo widgets (ScheduledSampler's sampler_name and scheduler, GLIGENApply's negative,
-GLIGENAdapterLoader's gligen_name) cannot be fed by a link through the API: no node ComfyUI ships
-outputs a COMBO type, the only type ComfyUI links into a combo (checked below against /object_info),
-and a STRING linked into a combo is refused as a type mismatch when queued. In the browser, the frontend's virtual PrimitiveNode writes a combo's value
-into the prompt as a literal, so the node only ever receives typed-in combo values.
+Combo widgets (ScheduledSampler's sampler_name and scheduler, GLIGENApply's negative) take a link
+only from an output typed COMBO: no node ComfyUI ships has one (in the browser, the frontend's virtual
+PrimitiveNode writes a combo's value into the prompt as a literal), but nodes of other packs do, so a
+test-only node stands in for them. A STRING linked into a combo is refused as a type mismatch when
+queued. GLIGENAdapterLoader's gligen_name, linked, is tested in test_loader_files.py.
 """
 from __future__ import annotations
 
@@ -20,12 +20,13 @@ import pytest
 import torch
 
 from helpers.outcomes import failed, latent_of, succeeded
-from helpers.widgets import NODE_TYPES, VALID, build
+from helpers.widgets import COMBO_SOURCE, NODE_TYPES, VALID, build
 
 def test_every_widget_linked_runs_like_typed_values(server, tiny_ckpt, tiny_gligen):
     typed, ids = build(tiny_ckpt, tiny_gligen, VALID, linked=set())
     linked, lids = build(tiny_ckpt, tiny_gligen, VALID, linked=set(VALID))
-    assert sum(n["class_type"].startswith("Primitive") for n in linked.values()) == len(VALID) - 1  # canvas shared
+    sources = [n for n in linked.values() if n["class_type"].startswith("Primitive") or n["class_type"] == COMBO_SOURCE]
+    assert len(sources) == len(VALID) - 1  # the canvas is shared
     typed_entry, linked_entry = succeeded(server, typed), succeeded(server, linked)
     assert torch.equal(latent_of(server, linked_entry, lids["save"]), latent_of(server, typed_entry, ids["save"]))
     assert linked_entry["outputs"][lids["boxes"]]["boxes"] == typed_entry["outputs"][ids["boxes"]]["boxes"]
@@ -50,6 +51,9 @@ INVALID = [
     (("sampler", "denoise"), NAN, "denoise is NaN"),
     (("sampler", "grounded_fraction"), 1.2, "grounded_fraction = 1.2 is outside 0..1"),
     (("sampler", "decay_fraction"), -0.5, "decay_fraction = -0.5 is outside 0..1"),
+    (("sampler", "sampler_name"), "eulerr", "sampler_name = 'eulerr' is not one of the choices"),
+    (("sampler", "scheduler"), "", "scheduler = '' is not one of the choices"),
+    (("apply", "negative"), "positive", "negative = 'positive' is not a choice"),
 ]
 
 
@@ -75,17 +79,6 @@ def test_invalid_linked_value_fails_when_the_node_runs(server, tiny_ckpt, tiny_g
 def test_linked_values_that_only_fail_together(server, tiny_ckpt, tiny_gligen, node, values, words):
     prompt, ids = build(tiny_ckpt, tiny_gligen, {**VALID, **values}, linked=set(values))
     check_error(failed(server, prompt), node, ids, words)
-
-
-def test_no_core_node_can_feed_a_combo(server):
-    status, info = server.request("/object_info")
-    assert status == 200 and "PrimitiveInt" in info and "GLIGENScheduledSampler" in info
-    # ComfyUI links an output into a (V3) combo only when the output's type names COMBO
-    feeding = [(name, t) for name, node in info.items() for t in node["output"]
-               if isinstance(t, str) and "COMBO" in {part.strip() for part in t.split(",")}]
-    assert feeding == []
-    combos = [name for name, spec in info["GLIGENScheduledSampler"]["input"]["required"].items() if spec[0] == "COMBO"]
-    assert sorted(combos) == ["sampler_name", "scheduler"]
 
 
 @pytest.mark.parametrize("combo", ["sampler_name", "scheduler"])

@@ -65,8 +65,8 @@ def test_every_fuser_runs_once_per_unet_call_at_its_own_position(host, sdxl_ckpt
 
     g, model = prompt(11)
     first = host.run(g.prompt())
-    loader = g.nodes[model[0]]["inputs"]["gligen"][0]
-    adapter = first.output(loader)[0].adapter            # the cached loader output: the next run uses it too
+    patched = first.output(model[0])[0]                  # cached: the next run samples this model again
+    adapter = patched.get_additional_models_with_key("gligen_pack")[0].model   # the runtime copy that runs
     seen = []
     hooks = [adapter.fuser_at(p).register_forward_hook(lambda m, i, o, p=p: seen.append(p)) for p in adapter.positions()]
     try:
