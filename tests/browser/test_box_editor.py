@@ -198,15 +198,20 @@ def test_uploaded_and_run_backgrounds(session, tmp_path):
     assert node_id is not None
 
 
+def open_in_vue_renderer(chromium, server):
+    """The example workflow in frontend 1.27.10's Vue node renderer (switched back off by the caller)."""
+    server.request("/settings/Comfy.VueNodes.Enabled", True)
+    page = open_page(chromium, server, [])
+    assert page.evaluate("LiteGraph.vueNodesMode") is True
+    load_workflow(page, json.load(open(EXAMPLE)))
+    return page
+
+
 def test_newer_node_renderer_opens_the_editor_in_a_panel(chromium, server, session):
     """Frontend 1.27.10's Vue node renderer does not mount custom DOM widgets in nodes: selecting a
     GroundingBoxes node opens its editor in a floating panel, which edits the same JSON widget."""
-    server.request("/settings/Comfy.VueNodes.Enabled", True)
-    logs: list[str] = []
-    page = open_page(chromium, server, logs)
+    page = open_in_vue_renderer(chromium, server)
     try:
-        assert page.evaluate("LiteGraph.vueNodesMode") is True
-        load_workflow(page, json.load(open(EXAMPLE)))
         ed = Editor(page)
         assert page.locator(".gligen-box-editor").count() == 0 or not page.locator(".gligen-box-editor").first.is_visible()
         page.evaluate("() => app.canvas.selectNode(app.graph._nodes.find(n => n.type === 'GLIGENGroundingBoxes'))")
@@ -313,12 +318,8 @@ def test_comfyui_undo_and_redo_rebuild_the_editor(chromium, server, session):
 
 
 def test_removing_the_node_removes_the_floating_panel(chromium, server, session):
-    server.request("/settings/Comfy.VueNodes.Enabled", True)
-    logs: list[str] = []
-    page = open_page(chromium, server, logs)
+    page = open_in_vue_renderer(chromium, server)
     try:
-        assert page.evaluate("LiteGraph.vueNodesMode") is True
-        load_workflow(page, json.load(open(EXAMPLE)))
         page.evaluate(f"() => app.canvas.selectNode({NODE})")
         page.wait_for_selector(".gligen-box-panel .gligen-box-editor canvas", state="visible", timeout=10_000)
         assert leftovers(page) == {"observed": 1, "listeners": 0}
