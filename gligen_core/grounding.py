@@ -39,6 +39,10 @@ class Grounding:
 
     def extended(self, other: "Grounding", limit: int = MAX_OBJECTS) -> "Grounding":
         """This grounding followed by ``other``'s boxes; the largest ``limit`` boxes are kept."""
+        return self.joined(other, limit)[0]
+
+    def joined(self, other: "Grounding", limit: int = MAX_OBJECTS) -> tuple["Grounding", list[GroundingBox]]:
+        """``extended``, and the boxes this join left out (past ``limit``), in their order."""
         if len(self) and len(other) and self.feature_dim != other.feature_dim:
             raise ValueError(f"cannot join {self.feature_dim}-d and {other.feature_dim}-d phrase features")
         boxes = torch.cat((self.boxes, other.boxes))
@@ -46,8 +50,8 @@ class Grounding:
         entries = self.entries() + other.entries()
         kept, dropped = keep_largest(entries, limit)
         idx = [i for i, e in enumerate(entries) if any(e is k for k in kept)]
-        return Grounding(tuple(entries[i].phrase for i in idx), boxes[idx], features[idx],
-                         self.dropped + other.dropped + len(dropped))
+        return (Grounding(tuple(entries[i].phrase for i in idx), boxes[idx], features[idx],
+                          self.dropped + other.dropped + len(dropped)), dropped)
 
     def within(self, x0: float, y0: float, x1: float, y1: float) -> "Grounding":
         """The grounding as seen from the crop ``[x0, y0, x1, y1]`` of the canvas (normalised): every box

@@ -14,7 +14,7 @@ import sys
 import torch
 from comfy_api.latest import io
 
-from ..gligen_core import BoxLayout, Grounding, ModelMismatchError, family_of, keep_largest
+from ..gligen_core import BoxLayout, Grounding, ModelMismatchError, family_of
 from ..gligen_core.boxes import drop_note
 from .types import GROUNDING_KEY, AdapterRef, GLIGENAdapterIO, GroundingBoxesIO
 from .unpatched import attach_check
@@ -103,13 +103,12 @@ def phrase_features(clip, phrases: list[str], need: int, family: str) -> torch.T
     return features
 
 
-def chained_drop_note(previous: Grounding, added: Grounding) -> str:
-    """What joining ``added`` to the boxes already on a conditioning drops (keep the largest), or ''."""
-    entries = previous.entries() + added.entries()
-    kept, dropped = keep_largest(entries)
+def chained_drop_note(previous: Grounding, added: Grounding, dropped: list) -> str:
+    """What joining ``added`` to the boxes already on a conditioning dropped (keep the largest), or ''."""
     if not dropped:
         return ""
-    return (f"{drop_note(len(entries), len(kept))} when adding {len(added)} box{'es' if len(added) != 1 else ''} "
+    total = len(previous) + len(added)
+    return (f"{drop_note(total, total - len(dropped))} when adding {len(added)} box{'es' if len(added) != 1 else ''} "
             f"to the {len(previous)} already on the conditioning: "
             + ", ".join(repr(b.phrase) for b in dropped))
 
@@ -157,11 +156,13 @@ class GroundingEncoder(io.ComfyNode):
         for cond, extra in conditioning:
             extra = extra.copy()
             previous = extra.get(GROUNDING_KEY)
+            joined = g
             if previous is not None:
-                note = chained_drop_note(previous, g)
+                joined, dropped = previous.joined(g)
+                note = chained_drop_note(previous, g, dropped)
                 if note and note not in notes:
                     notes.append(note)
-            extra[GROUNDING_KEY] = previous.extended(g) if previous is not None else g
+            extra[GROUNDING_KEY] = joined
             attach_check(extra, extra[GROUNDING_KEY].phrases)
             out.append([cond, extra])
         for note in notes:

@@ -56,8 +56,8 @@ def gligen_path(name: object) -> str:
     return path
 
 
-def load_ref(name: str) -> AdapterRef:
-    loaded = load_adapter(gligen_path(name))
+def load_ref(path: str) -> AdapterRef:
+    loaded = load_adapter(path)
     log.info("GLIGEN: loaded %s", loaded.describe())
     return AdapterRef(loaded)  # cast once to the UNet's compute dtype when a model is patched
 
@@ -96,5 +96,6 @@ class GLIGENAdapterLoader(io.ComfyNode):
 
     @classmethod
     def execute(cls, gligen_name: str) -> io.NodeOutput:
-        checked(gligen_path(gligen_name))  # the queue-time check, for a name fed by a link (cached otherwise)
-        return io.NodeOutput(load_ref(gligen_name))
+        path = gligen_path(gligen_name)
+        checked(path)  # the queue-time check, for a name fed by a link (cached otherwise)
+        return io.NodeOutput(load_ref(path))

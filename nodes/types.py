@@ -4,6 +4,7 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..gligen_core import GLIGENAdapter, LoadedAdapter
+from .runtime import RuntimeAdapters
 
 GLIGENAdapterIO = io.Custom("GLIGEN_ADAPTER")
 GroundingBoxesIO = io.Custom("GROUNDING_BOXES")
@@ -21,7 +22,7 @@ class AdapterRef:
 
     def __init__(self, loaded: LoadedAdapter) -> None:
         self.loaded = loaded
-        self._runtime = None
+        self._runtime: RuntimeAdapters | None = None
 
     @property
     def adapter(self) -> GLIGENAdapter:
@@ -31,7 +32,6 @@ class AdapterRef:
 
     def runtime(self, dtype):
         """``(adapter, patcher)`` in ``dtype``, made once per dtype; ComfyUI's layers and memory management."""
-        from .runtime import RuntimeAdapters
         if self._runtime is None:
             self._runtime = RuntimeAdapters(self.loaded.adapter)
         return self._runtime.get(dtype)
