@@ -17,7 +17,9 @@ BOXES_B = [{"phrase": "a dog", "box": [0.3, 0.1, 0.9, 0.5]}, {"phrase": "a hat",
 
 
 def grounded(host, ckpt, gligen, boxes, **apply):
-    g = Graph(); b = base(g, ckpt); m, pos, _ = ours(g, b, gligen, boxes=boxes, **apply)
+    g = Graph()
+    b = base(g, ckpt)
+    m, pos, _ = ours(g, b, gligen, boxes=boxes, **apply)
     finish(g, ksampler(g, m, pos, b["negative"], b["latent"], steps=1), b["vae"])
     r = host.run(g.prompt(), fresh_cache=True)
     assert r.success, r.error()

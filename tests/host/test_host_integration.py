@@ -12,7 +12,9 @@ from gligen_pack.runner.demo_models import gligen_for
 
 
 def patched(host, ckpt, gligen, **kw):
-    g = Graph(); b = base(g, ckpt); m, pos, _ = ours(g, b, gligen, **kw)
+    g = Graph()
+    b = base(g, ckpt)
+    m, pos, _ = ours(g, b, gligen, **kw)
     finish(g, ksampler(g, m, pos, b["negative"], b["latent"], steps=1), b["vae"])
     r = host.run(g.prompt(), fresh_cache=True)
     assert r.success, r.error()
@@ -128,7 +130,9 @@ def test_area_crop_is_what_the_tokenizer_sees(host, tiny_ckpt, tiny_gligen):
     import comfy.sample
     boxes = [{"phrase": "inside", "box_px": [80, 16, 120, 80]}, {"phrase": "across", "box_px": [32, 0, 96, 64]},
              {"phrase": "outside", "box_px": [0, 64, 48, 128]}]
-    g = Graph(); b = base(g, tiny_ckpt, size=128); m, pos, _ = ours(g, b, tiny_gligen, boxes=boxes, size=128)
+    g = Graph()
+    b = base(g, tiny_ckpt, size=128)
+    m, pos, _ = ours(g, b, tiny_gligen, boxes=boxes, size=128)
     area = g.add("ConditioningSetArea", conditioning=pos, width=64, height=128, x=64, y=0, strength=1.0)
     ks = ksampler(g, m, g.out(area), b["negative"], b["latent"], steps=1)
     finish(g, ks, b["vae"])

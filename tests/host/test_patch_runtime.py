@@ -18,7 +18,9 @@ def rel(a, b):
 @pytest.fixture(scope="module")
 def grounded(host, tiny_ckpt, tiny_gligen):
     """The objects of a grounded prompt: patched model, conditionings, latent, and its result."""
-    g = Graph(); b = base(g, tiny_ckpt); m, pos, _ = ours(g, b, tiny_gligen)
+    g = Graph()
+    b = base(g, tiny_ckpt)
+    m, pos, _ = ours(g, b, tiny_gligen)
     ks = ksampler(g, m, pos, b["negative"], b["latent"], steps=3)
     finish(g, ks, b["vae"])
     r = host.run(g.prompt())
@@ -96,7 +98,8 @@ def test_reground_with_zero_gates_is_the_plain_model(host, tiny_ckpt, models_dir
     zero = provide(models_dir, "gligen", "gligen_tiny_zero_gates.safetensors", gligen_for, gate=0.0)
     latents = []
     for reground in (None, True):
-        g = Graph(); b = base(g, tiny_ckpt)
+        g = Graph()
+        b = base(g, tiny_ckpt)
         if reground is None:
             model, pos = b["model"], b["positive"]
         else:
@@ -113,7 +116,9 @@ def test_reground_with_zero_gates_is_the_plain_model(host, tiny_ckpt, models_dir
 def test_block_wiring_matches_the_formula(host, tiny_ckpt, tiny_gligen, reground):
     """One real transformer block of the UNet with the pack's patches, against GLIGEN's sequential and
     ReGround's parallel formulas (GLIGEN spec 3.1 and 8) written out here."""
-    g = Graph(); b = base(g, tiny_ckpt); m, pos, _ = ours(g, b, tiny_gligen, strength=0.8, reground=reground)
+    g = Graph()
+    b = base(g, tiny_ckpt)
+    m, pos, _ = ours(g, b, tiny_gligen, strength=0.8, reground=reground)
     finish(g, ksampler(g, m, pos, b["negative"], b["latent"], steps=1), b["vae"])
     r = host.run(g.prompt())
     patched = r.output(m[0])[0]

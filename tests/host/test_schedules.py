@@ -24,16 +24,21 @@ def latent_of(host, g: Graph, node: str, b: dict) -> torch.Tensor:
 def reference(host, tiny_ckpt, tiny_gligen):
     """Ungrounded and always-grounded KSampler runs, 5 euler steps."""
     out = {}
-    g = Graph(); b = base(g, tiny_ckpt)
+    g = Graph()
+    b = base(g, tiny_ckpt)
     out["plain"] = latent_of(host, g, ksampler(g, b["model"], b["positive"], b["negative"], b["latent"], steps=STEPS), b)
-    g = Graph(); b = base(g, tiny_ckpt); m, pos, _ = ours(g, b, tiny_gligen)
+    g = Graph()
+    b = base(g, tiny_ckpt)
+    m, pos, _ = ours(g, b, tiny_gligen)
     out["grounded"] = latent_of(host, g, ksampler(g, m, pos, b["negative"], b["latent"], steps=STEPS), b)
     assert rel(out["grounded"], out["plain"]) > 1e-3
     return out
 
 
 def run_scheduled(host, ckpt, gligen, **kw):
-    g = Graph(); b = base(g, ckpt); m, pos, _ = ours(g, b, gligen)
+    g = Graph()
+    b = base(g, ckpt)
+    m, pos, _ = ours(g, b, gligen)
     return latent_of(host, g, scheduled(g, m, pos, b["negative"], b["latent"], steps=STEPS, **kw), b)
 
 
@@ -47,7 +52,9 @@ def test_tau_one_is_the_always_on_run(host, tiny_ckpt, tiny_gligen, reference):
 
 def test_switch_at_tau_equals_grounded_then_ungrounded_ksampler_advanced(host, tiny_ckpt, tiny_gligen):
     ours_latent = run_scheduled(host, tiny_ckpt, tiny_gligen, tau=0.4)          # floor(0.4 * 5) = 2 grounded steps
-    g = Graph(); b = base(g, tiny_ckpt); m, pos, _ = ours(g, b, tiny_gligen)
+    g = Graph()
+    b = base(g, tiny_ckpt)
+    m, pos, _ = ours(g, b, tiny_gligen)
     first = advanced(g, m, pos, b["negative"], b["latent"], 0, 2, STEPS)
     second = advanced(g, b["model"], pos, b["negative"], g.out(first), 2, 10000, STEPS, add_noise=False, leftover=False)
     assert rel(ours_latent, latent_of(host, g, second, b)) < 1e-5
@@ -61,7 +68,8 @@ def test_decay_stage_is_used(host, tiny_ckpt, tiny_gligen):
 
 
 def test_scheduled_sampler_refuses_an_unpatched_model(host, tiny_ckpt):
-    g = Graph(); b = base(g, tiny_ckpt)
+    g = Graph()
+    b = base(g, tiny_ckpt)
     node = scheduled(g, b["model"], b["positive"], b["negative"], b["latent"])
     finish(g, node, b["vae"])
     result = host.run(g.prompt())
@@ -70,7 +78,9 @@ def test_scheduled_sampler_refuses_an_unpatched_model(host, tiny_ckpt):
 
 def test_fractions_above_one_are_refused_before_sampling(host, tiny_ckpt, tiny_gligen):
     """Two inputs together (either may come from a link): checked when the node runs, before sampling."""
-    g = Graph(); b = base(g, tiny_ckpt); m, pos, _ = ours(g, b, tiny_gligen)
+    g = Graph()
+    b = base(g, tiny_ckpt)
+    m, pos, _ = ours(g, b, tiny_gligen)
     finish(g, scheduled(g, m, pos, b["negative"], b["latent"], tau=0.8, decay=0.5), b["vae"])
     result = host.run(g.prompt())
     err = result.error()
@@ -79,7 +89,9 @@ def test_fractions_above_one_are_refused_before_sampling(host, tiny_ckpt, tiny_g
 
 
 def test_end_percent_zero_is_ungrounded(host, tiny_ckpt, tiny_gligen, reference):
-    g = Graph(); b = base(g, tiny_ckpt); m, pos, _ = ours(g, b, tiny_gligen, end_percent=0.0)
+    g = Graph()
+    b = base(g, tiny_ckpt)
+    m, pos, _ = ours(g, b, tiny_gligen, end_percent=0.0)
     assert torch.equal(latent_of(host, g, ksampler(g, m, pos, b["negative"], b["latent"], steps=STEPS), b),
                        reference["plain"])
 
@@ -96,7 +108,9 @@ def test_sigma_range_with_denoise_and_karras_on_sampler_custom_advanced(host, ti
         return g.add("SamplerCustomAdvanced", noise=noise, guider=g.out(guider), sampler=g.out(sampler),
                      sigmas=sigmas, latent_image=latent)
 
-    g = Graph(); b = base(g, tiny_ckpt); m, pos, _ = ours(g, b, tiny_gligen, end_percent=end)
+    g = Graph()
+    b = base(g, tiny_ckpt)
+    m, pos, _ = ours(g, b, tiny_gligen, end_percent=end)
     sig = g.add("BasicScheduler", model=b["model"], scheduler="karras", steps=steps, denoise=denoise)
     one_go = custom(g, b, m, pos, g.out(sig), b["latent"], g.out(g.add("RandomNoise", noise_seed=11)))
     finish(g, one_go, b["vae"])
@@ -110,7 +124,9 @@ def test_sigma_range_with_denoise_and_karras_on_sampler_custom_advanced(host, ti
     k = int((sigmas[:-1] >= cut).sum())
     assert 0 < k < steps, "the cut should fall inside the run"
 
-    g = Graph(); b = base(g, tiny_ckpt); m, pos, _ = ours(g, b, tiny_gligen)
+    g = Graph()
+    b = base(g, tiny_ckpt)
+    m, pos, _ = ours(g, b, tiny_gligen)
     sig = g.add("BasicScheduler", model=b["model"], scheduler="karras", steps=steps, denoise=denoise)
     split = g.add("SplitSigmas", sigmas=g.out(sig), step=k)
     first = custom(g, b, m, pos, g.out(split, 0), b["latent"], g.out(g.add("RandomNoise", noise_seed=11)))
