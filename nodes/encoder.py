@@ -16,6 +16,9 @@ from comfy_api.latest import io
 
 from ..gligen_core import BoxLayout, Grounding, ModelMismatchError, family_of
 from ..gligen_core.boxes import drop_note
+from .feature_check import feature_mismatch
+from .phrase_text import LITERAL, PHRASE_SYNTAXES, encoded_note, tokenize
+from .phrase_text import phrase_syntax as phrase_syntax_value
 from .types import GROUNDING_KEY, AdapterRef, GLIGENAdapterIO, GroundingBoxesIO
 from .unpatched import attach_check
 
@@ -70,8 +73,7 @@ def _plain_feature(clip, tokens: dict) -> torch.Tensor:
     return pooled.reshape(-1).float().cpu()
 
 
-def phrase_features(clip, phrases: list[str], need: int, family: str) -> torch.Tensor:
-    """One row per phrase (identical phrases encoded once), the width the adapter needs."""
+def check_clip_kind(clip, need: int, family: str) -> None:
     kind = clip_kind(clip)
     if need == 2048 and kind != "sdxl":
         raise ModelMismatchError(f"This GLIGEN file is for SDXL and needs CLIP-L + CLIP-G phrase features; this CLIP "
@@ -81,23 +83,32 @@ def phrase_features(clip, phrases: list[str], need: int, family: str) -> torch.T
         raise ModelMismatchError(f"This GLIGEN file is for {family} and needs {need}-d phrase features; this CLIP is "
                                  f"SDXL's (CLIP-L + CLIP-G). Connect the CLIP of a {family} checkpoint, or load the "
                                  f"GLIGEN file made for SDXL.")
+
+
+def phrase_features(clip, phrases: list[str], need: int | None = None, family: str | None = None,
+                    syntax: str = LITERAL) -> torch.Tensor:
+    """One row per phrase (identical phrases encoded once). ``need``/``family``: the adapter's phrase
+    width and family when one is connected; without, the feature the CLIP's family was trained with
+    (GLIGENApply's patch checks it against the adapter)."""
+    kind = clip_kind(clip)
+    if need is not None:
+        check_clip_kind(clip, need, family or family_of(need))
     encode = _sdxl_feature if kind == "sdxl" else _plain_feature
     cache: dict[str, torch.Tensor] = {}
     rows = []
     for i, phrase in enumerate(phrases):
         if phrase not in cache:
-            tokens = clip.tokenize(phrase)
+            tokens = tokenize(clip, phrase, i, syntax)
             _check_length(tokens, i, phrase)
             cache[phrase] = encode(clip, tokens)
         rows.append(cache[phrase])
-    features = torch.stack(rows) if rows else torch.zeros(0, need)
-    if rows and features.shape[1] != need:
-        got = features.shape[1]
-        raise ModelMismatchError(
-            f"This GLIGEN file is for {family} and needs {need}-d phrase features; this CLIP gives {got}-d ones "
-            f"({family_of(got)} CLIP). Connect the CLIP of a {family} checkpoint, or load the GLIGEN file made "
-            f"for your model.")
-    if need == 1024 and rows:
+    if rows:
+        features = torch.stack(rows)
+    else:  # no boxes: no feature, but the width of this CLIP's (or the adapter's) feature
+        features = torch.zeros(0, need if need is not None else encode(clip, clip.tokenize("")).shape[0])
+    if rows and need is not None and features.shape[1] != need:
+        raise feature_mismatch(need, family or family_of(need), features.shape[1])
+    if features.shape[1] == 1024 and rows:
         log.warning("GLIGEN: SD2.x adapter: the phrase feature is ComfyUI's SD2 CLIP pooled output, which may "
                     "differ from the one the adapter was trained with (see README).")
     return features
@@ -134,9 +145,15 @@ class GroundingEncoder(io.ComfyNode):
                 io.Conditioning.Input("conditioning", tooltip="The prompt's conditioning (usually the positive)."),
                 io.Clip.Input("clip", tooltip="The CLIP of the checkpoint; each phrase is encoded alone with it "
                                               "(CLIP-L for SD1.x, CLIP-L + CLIP-G for SDXL)."),
-                GLIGENAdapterIO.Input("gligen", tooltip="The GLIGEN adapter; its tokenizer decides which phrase "
-                                                        "feature is needed."),
+                GLIGENAdapterIO.Input("gligen", optional=True,
+                                      tooltip="Optional: the GLIGEN adapter, to check the phrase feature here. Without "
+                                              "it the feature follows the CLIP (SD1.x, SD2.x, SDXL) and GLIGENApply "
+                                              "checks it against its adapter."),
                 GroundingBoxesIO.Input("grounding", tooltip="Boxes and phrases from GroundingBoxes."),
+                io.Combo.Input("phrase_syntax", options=PHRASE_SYNTAXES, default=LITERAL, optional=True,
+                               tooltip="'literal': each phrase is encoded as typed, parentheses and all. 'prompt': "
+                                       "ComfyUI's prompt syntax ((word:1.2) weights, escapes, embedding:name), as "
+                                       "core's GLIGENTextBoxApply reads its text."),
             ],
             outputs=[
                 io.Conditioning.Output(tooltip="The conditioning carrying the grounding. Boxes already on it are "
@@ -146,10 +163,13 @@ class GroundingEncoder(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, conditioning, clip, gligen: AdapterRef, grounding: BoxLayout) -> io.NodeOutput:
+    def execute(cls, conditioning, clip, grounding: BoxLayout, gligen: AdapterRef | None = None,
+                phrase_syntax: str = LITERAL) -> io.NodeOutput:
+        syntax = phrase_syntax_value(phrase_syntax)
         phrases = [b.phrase for b in grounding.boxes]
-        adapter = gligen.adapter
-        features = phrase_features(clip, phrases, adapter.phrase_dim, adapter.family)
+        adapter = gligen.adapter if gligen is not None else None
+        features = phrase_features(clip, phrases, adapter.phrase_dim if adapter else None,
+                                   adapter.family if adapter else None, syntax)
         g = Grounding(tuple(phrases), torch.tensor([b.box for b in grounding.boxes], dtype=torch.float32).reshape(-1, 4),
                       features, len(grounding.dropped))
         out, notes = [], []
@@ -169,5 +189,6 @@ class GroundingEncoder(io.ComfyNode):
             log.warning("GroundingEncoder: %s", note)
         grounded = max((len(extra[GROUNDING_KEY]) for _, extra in out), default=len(g))
         text = "\n".join(notes) or f"{grounded} box{'es' if grounded != 1 else ''} grounded on this conditioning"
+        text += "\n" + encoded_note(phrases, syntax)
         show_on_node(cls.hidden.unique_id if cls.hidden else None, text)
         return io.NodeOutput(out, ui={"text": [text]})

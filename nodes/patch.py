@@ -33,6 +33,7 @@ import torch
 
 from ..gligen_core import GLIGENAdapter, GLIGENError, Grounding, MAX_OBJECTS
 from ..gligen_core.schedule import StepSchedule, active_in_range
+from .feature_check import check_features
 from .runtime import compute_dtype
 from .types import GROUNDING_KEY, PATCH_KEY
 from .unpatched import strip_checks
@@ -106,6 +107,7 @@ class RunState(_Shared):
                 g = c.get(GROUNDING_KEY)
                 if i > 0 and c["uuid"] in positive_uuids and self.patch.negative_mode == NEGATIVE_NULL:
                     g = None  # ComfyUI's copy of a positive area conditioning for the negative side
+                check_features(g, self.patch.adapter.phrase_dim, self.patch.adapter.family)
                 self.grounding[(i, c["uuid"])] = self._in_area(g, c.get("area"), canvas)
             if i > 0 and group and self.patch.negative_mode == NEGATIVE_SAME:
                 self._reuse_positive(positive, i, group, canvas)
@@ -144,7 +146,7 @@ class RunState(_Shared):
         key = (id(g), device)
         if key not in self._tokens:
             tokenizer = self.patch.adapter.position_net
-            if g is None:
+            if g is None or not len(g):  # no boxes: the null grounding
                 boxes, masks, feats = torch.zeros(1, MAX_OBJECTS, 4), torch.zeros(1, MAX_OBJECTS), \
                     torch.zeros(1, MAX_OBJECTS, tokenizer.in_dim)
             else:
