@@ -8,6 +8,7 @@ from comfy_api.latest import io
 from ..gligen_core import GLIGENError
 from ..gligen_core.errors import InputValueError
 from .checks import check_widgets
+from .core_gligen import adapter_ref
 from .model_fit import check_fit, model_family
 from .patch import NEGATIVE_ALIASES, NEGATIVE_MODES, NEGATIVE_NULL, GroundingPatch, attach
 from .runtime import comfy_attention, compute_dtype
@@ -36,7 +37,10 @@ class GLIGENApply(io.ComfyNode):
             description="Patch the model with GLIGEN's gated self-attention; grounded conditionings then steer it.",
             inputs=[
                 io.Model.Input("model", tooltip="The SD model to ground. It is not changed; a patched copy is returned."),
-                GLIGENAdapterIO.Input("gligen", tooltip="The GLIGEN adapter made for this model family."),
+                io.MultiType.Input(GLIGENAdapterIO.Input("gligen", tooltip="The GLIGEN adapter made for this model "
+                                                                           "family (GLIGEN Adapter Loader, or "
+                                                                           "core's GLIGENLoader)."),
+                                   types=[io.Gligen]),
                 io.Float.Input("strength", default=1.0, min=0.0, max=2.0, step=0.01,
                                tooltip="Scale of both gated residuals (the paper's beta). 0 is the plain model, "
                                        "1 the trained strength."),
@@ -74,7 +78,7 @@ class GLIGENApply(io.ComfyNode):
                 end_percent: float = 1.0, reground: bool = False) -> io.NodeOutput:
         check_apply_inputs(cls, strength, start_percent, end_percent, reground)
         mode = negative_mode(negative)
-        return io.NodeOutput(grounded_model(model, gligen, strength, mode, start_percent, end_percent, reground))
+        return io.NodeOutput(grounded_model(model, adapter_ref(gligen, model), strength, mode, start_percent, end_percent, reground))
 
 
 def grounded_model(model, gligen: AdapterRef, strength: float = 1.0, negative: str = NEGATIVE_NULL,

@@ -9,6 +9,7 @@ from comfy_api.latest import io
 
 from ..gligen_core import GLIGENFileError, check_file, load_adapter
 from ..gligen_core.files import broken_link
+from .adapter_files import adapter_names
 from .types import AdapterRef, GLIGENAdapterIO
 
 log = logging.getLogger(__name__)
@@ -38,11 +39,11 @@ def gligen_path(name: object) -> str:
     """The full path of ``name`` in models/gligen; else a ``GLIGENFileError`` saying what is wrong and
     the fix. The same checks run when the prompt is queued and, for a name fed by a link, at execution."""
     files = folder_paths.get_filename_list("gligen")
-    if not isinstance(name, str) or name not in files:
+    if not isinstance(name, str) or (name not in files and name not in adapter_names(files)):
         if not files:
             raise GLIGENFileError(NO_FILES_HINT)
         shown = f"'{name}'" if isinstance(name, str) else f"{name!r} ({type(name).__name__}, not a file name)"
-        raise GLIGENFileError(f"GLIGEN file {shown} is not in models/gligen (found: {', '.join(files[:8])}"
+        raise GLIGENFileError(f"GLIGEN file {shown} is not in models/gligen (found: {', '.join(adapter_names(files)[:8])}"
                               f"{', ...' if len(files) > 8 else ''}). Pick one of the files listed, or put the "
                               f"file in models/gligen and refresh the page.")
     path = folder_paths.get_full_path("gligen", name)
@@ -71,7 +72,7 @@ class GLIGENAdapterLoader(io.ComfyNode):
             category="conditioning/gligen",
             description="Load a GLIGEN file (ComfyUI pruned, official or diffusers layout) from models/gligen.",
             inputs=[
-                io.Combo.Input("gligen_name", options=folder_paths.get_filename_list("gligen"),
+                io.Combo.Input("gligen_name", options=adapter_names(),
                                tooltip="A GLIGEN file in models/gligen: the pruned .safetensors, the official "
                                        "checkpoint or a diffusers GLIGEN UNet. The layout is detected from its keys."),
             ],
