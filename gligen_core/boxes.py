@@ -46,6 +46,7 @@ class BoxLayout:
     height: int
     boxes: tuple[GroundingBox, ...]
     dropped: tuple[GroundingBox, ...] = field(default=())
+    node: str | None = None  # the GroundingBoxes node that made it, when known
 
     def report(self) -> str:
         lines = [f"{len(self.boxes)} box{'es' if len(self.boxes) != 1 else ''} on a "

@@ -20,6 +20,8 @@ class Grounding:
     boxes: torch.Tensor      # [K, 4] float32, normalised xyxy
     features: torch.Tensor   # [K, D] float32, one phrase feature per box
     dropped: int = 0         # boxes left out by the keep-the-largest policy
+    canvas: tuple[int, int] | None = None  # (width, height) the boxes were placed on, when known
+    canvas_node: str | None = None         # the GroundingBoxes node that set it, to show warnings on
 
     def __post_init__(self) -> None:
         k = len(self.phrases)
@@ -50,8 +52,9 @@ class Grounding:
         entries = self.entries() + other.entries()
         kept, dropped = keep_largest(entries, limit)
         idx = [i for i, e in enumerate(entries) if any(e is k for k in kept)]
+        first = self if self.canvas is not None else other
         return (Grounding(tuple(entries[i].phrase for i in idx), boxes[idx], features[idx],
-                          self.dropped + other.dropped + len(dropped)), dropped)
+                          self.dropped + other.dropped + len(dropped), first.canvas, first.canvas_node), dropped)
 
     def within(self, x0: float, y0: float, x1: float, y1: float) -> "Grounding":
         """The grounding as seen from the crop ``[x0, y0, x1, y1]`` of the canvas (normalised): every box
@@ -65,7 +68,8 @@ class Grounding:
         size = self.boxes.new_tensor([x1 - x0, y1 - y0, x1 - x0, y1 - y0])
         boxes = ((self.boxes - origin) / size).clamp(0.0, 1.0)
         keep = ((boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])).nonzero().flatten().tolist()
-        return Grounding(tuple(self.phrases[i] for i in keep), boxes[keep], self.features[keep], self.dropped)
+        return Grounding(tuple(self.phrases[i] for i in keep), boxes[keep], self.features[keep], self.dropped,
+                         None)  # the crop is not the canvas: no aspect check
 
     def slots(self, slots: int = MAX_OBJECTS) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(boxes [1, S, 4], masks [1, S], features [1, S, D])`` padded with empty slots."""

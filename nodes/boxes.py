@@ -8,6 +8,7 @@ node anywhere is refused as a whole, as for core nodes, and the preview is shown
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import nodes as comfy_nodes
@@ -16,6 +17,7 @@ from comfy_api.latest import io, ui
 from ..gligen_core import BoxesError, dump_boxes, format_boxes, parse_boxes
 from ..gligen_core.boxes import check_boxes, drop_note
 from ..gligen_core.preview import render_layout
+from .canvas import canvas_of
 from .checks import check_widgets
 from .types import GroundingBoxesIO
 
@@ -49,6 +51,9 @@ class GroundingBoxes(io.ComfyNode):
                 io.Image.Input("background", optional=True,
                                tooltip="An image to place the boxes over: shown behind the boxes in the editor "
                                        "(after a run) and in the preview. Not used for generation."),
+                io.MultiType.Input("canvas_from", types=[io.Latent, io.Image], optional=True,
+                                   tooltip="Optional: the LATENT you sample (or an IMAGE of the size you generate); "
+                                           "its size becomes the canvas and width/height are not used."),
             ],
             outputs=[
                 GroundingBoxesIO.Output(display_name="grounding",
@@ -58,6 +63,7 @@ class GroundingBoxes(io.ComfyNode):
                 io.String.Output(display_name="report",
                                  tooltip="The boxes in pixels, and which boxes were dropped if there were more than 30."),
             ],
+            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
@@ -72,12 +78,15 @@ class GroundingBoxes(io.ComfyNode):
         return True
 
     @classmethod
-    def execute(cls, width: int, height: int, boxes_json: str, background=None) -> io.NodeOutput:
+    def execute(cls, width: int, height: int, boxes_json: str, background=None, canvas_from=None) -> io.NodeOutput:
         check_widgets(cls, width=width, height=height, boxes_json=boxes_json)
+        if canvas_from is not None:
+            width, height = canvas_of(canvas_from)
         try:
             layout = parse_boxes(boxes_json, width, height)
         except BoxesError as e:
             raise BoxesError(f"boxes_json: {e}") from None
+        layout = dataclasses.replace(layout, node=cls.hidden.unique_id if cls.hidden else None)
         note = ""
         if layout.dropped:
             note = drop_note(len(layout.boxes) + len(layout.dropped), len(layout.boxes))

@@ -171,7 +171,7 @@ class GroundingEncoder(io.ComfyNode):
         features = phrase_features(clip, phrases, adapter.phrase_dim if adapter else None,
                                    adapter.family if adapter else None, syntax)
         g = Grounding(tuple(phrases), torch.tensor([b.box for b in grounding.boxes], dtype=torch.float32).reshape(-1, 4),
-                      features, len(grounding.dropped))
+                      features, len(grounding.dropped), (grounding.width, grounding.height), grounding.node)
         out, notes = [], []
         for cond, extra in conditioning:
             extra = extra.copy()

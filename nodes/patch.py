@@ -33,6 +33,7 @@ import torch
 
 from ..gligen_core import GLIGENAdapter, GLIGENError, Grounding, MAX_OBJECTS
 from ..gligen_core.schedule import StepSchedule, active_in_range
+from .canvas import warn_aspect
 from .feature_check import check_features
 from .runtime import compute_dtype
 from .types import GROUNDING_KEY, PATCH_KEY
@@ -94,6 +95,7 @@ class RunState(_Shared):
         self._tokens: dict[tuple, torch.Tensor] = {}
         self._batches: dict[tuple, torch.Tensor] = {}
         self._scales: dict[tuple, torch.Tensor] = {}
+        self._said: set = set()
 
     # -- once per run: which grounding each conditioning chunk gets --------------------------------
     def register(self, conds: list[list[dict] | None], canvas: tuple[int, ...]) -> None:
@@ -108,6 +110,7 @@ class RunState(_Shared):
                 if i > 0 and c["uuid"] in positive_uuids and self.patch.negative_mode == NEGATIVE_NULL:
                     g = None  # ComfyUI's copy of a positive area conditioning for the negative side
                 check_features(g, self.patch.adapter.phrase_dim, self.patch.adapter.family)
+                warn_aspect(g, canvas, self._said)
                 self.grounding[(i, c["uuid"])] = self._in_area(g, c.get("area"), canvas)
             if i > 0 and group and self.patch.negative_mode == NEGATIVE_SAME:
                 self._reuse_positive(positive, i, group, canvas)

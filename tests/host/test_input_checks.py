@@ -134,10 +134,11 @@ def test_chained_encoders_say_what_they_drop(server, tiny_ckpt, tiny_gligen):
     note = ("GLIGEN grounds at most 30 boxes: kept the 30 largest of 40, dropped 10 when adding 20 boxes to the "
             "20 already on the conditioning: " + ", ".join(f"'small {i}'" for i in range(10)))
     assert note in open(server.log_path).read()[log_start:]
-    assert entry["outputs"][encoders[1]]["text"] == [note]
-    assert ("progress_text", (encoders[1], note)) in events            # shown on the node in the frontend
+    shown, = entry["outputs"][encoders[1]]["text"]
+    assert shown.split("\n")[0] == note and shown.split("\n")[1].startswith("phrases encoded as typed: ")
+    assert ("progress_text", (encoders[1], shown)) in events            # shown on the node in the frontend
     first = [text for kind, (node, text) in (e for e in events if e[0] == "progress_text") if node == encoders[0]]
-    assert first == ["20 boxes grounded on this conditioning"]
+    assert [t.split("\n")[0] for t in first] == ["20 boxes grounded on this conditioning"]
 
 
 def test_one_encoder_says_how_many_boxes_it_grounds(server, tiny_ckpt, tiny_gligen):
