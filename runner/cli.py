@@ -50,6 +50,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     c.add_argument("destination", help="the .safetensors file to write")
     c.add_argument("--dtype", choices=["fp16", "bf16", "fp32", "keep"], default="fp16",
                    help="weight precision of the written file (default fp16)")
+    m = sub.add_parser("migrate", help="rewrite a UI workflow built with core's GLIGENLoader and chained "
+                                       "GLIGENTextBoxApply nodes with this pack's nodes (core-compatible settings)")
+    m.add_argument("source", help="the workflow .json saved from ComfyUI's editor")
+    m.add_argument("destination", help="the migrated workflow .json to write")
     return p.parse_args(argv)
 
 
@@ -218,4 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         return run(opts)
     if opts.command == "convert":
         return convert(opts)
+    if opts.command == "migrate":
+        from .migrate import main as migrate_main
+        return migrate_main(opts.source, opts.destination, say)
     return 2
