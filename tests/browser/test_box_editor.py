@@ -95,20 +95,19 @@ def test_comfyui_undo_covers_box_edits(session):
     assert ed.js("return ed.state.boxes.length;") == 2 and ed.text == before
 
 
-def test_small_box_asks_for_confirmation(session):
+def test_small_box_is_kept_and_undone_from_its_notice(session):
     ed = session["editor"]
     page = session["page"]
     n = len(ed.boxes)
-    page.once("dialog", lambda d: d.dismiss())
-    ed.drag((0.02, 0.9), (0.07, 0.95))                            # 0.25% of the canvas: cancelled
-    assert len(ed.boxes) == n
-    page.once("dialog", lambda d: d.accept())
-    ed.drag((0.02, 0.9), (0.07, 0.95))                            # confirmed: kept
+    dialogs = []
+    page.on("dialog", dialogs.append)
+    ed.drag((0.02, 0.9), (0.07, 0.95))                            # 0.25% of the canvas: kept, with a notice
     assert len(ed.boxes) == n + 1
     page.keyboard.type("a tiny bird")
-    page.locator(".gligen-box-editor button[data-act=undo]").click()
-    page.locator(".gligen-box-editor button[data-act=undo]").click()
+    page.locator(".gligen-box-editor .gbe-notice button").click()  # the notice's Undo takes it back
     assert len(ed.boxes) == n
+    page.remove_listener("dialog", dialogs.append)
+    assert dialogs == []
 
 
 def test_hand_edited_json_stays_in_step(session):

@@ -17,8 +17,11 @@ import { BoxesError, formatState, parseBoxes, readState, MAX_BOXES } from "./sta
 import { strip } from "./pyjson.js";
 import { boxColour, drawLayout } from "./draw.js";
 import { injectStyle } from "./style.js";
+import { Notice } from "./notices.js";
+import { editKey, reorder } from "./keys.js";
+import { CoordsForm } from "./coords.js";
 
-const MIN_AREA = 0.01;      // boxes below 1% of the canvas ask for confirmation
+const MIN_AREA = 0.01;      // boxes below 1% of the canvas are kept with an inline notice offering Undo
 const HANDLE_PX = 7;        // half size of a resize handle, in screen pixels
 const MAX_UNDO = 200;
 
@@ -86,6 +89,7 @@ export class BoxEditor {
         this.disposed = true;
         for (const undo of this.cleanups.splice(0).reverse()) undo();
         clearTimeout(this.flashTimer);
+        this.notice?.dispose();
         for (const img of Object.values(this.images)) img.onload = null;
         this.images = {};
         this.drag = null;
@@ -113,6 +117,8 @@ export class BoxEditor {
         this.status = root.querySelector(".gbe-status");
         this.list = root.querySelector(".gbe-list");
         this.file = root.querySelector("input[type=file]");
+        this.notice = new Notice(root);
+        this.coords = new CoordsForm(this);
         root.querySelector(".gbe-toolbar").addEventListener("click", (e) => {
             const act = e.target?.dataset?.act;
             if (act === "undo") this.undo();
@@ -291,23 +297,40 @@ export class BoxEditor {
         }
         const area = (box[2] - box[0]) * (box[3] - box[1]);
         if (box[2] <= box[0] || box[3] <= box[1]) return this.flash("A box needs a width and a height.");
-        if (area < MIN_AREA && !window.confirm(
-            `This box covers ${(area * 100).toFixed(2)}% of the canvas (under 1%). Keep it?`)) return;
+        let kept = false;
         if (drag.mode === "draw") {
-            if (this.edit((s) => s.boxes.push({ phrase: "", box }))) {
+            if ((kept = this.edit((s) => s.boxes.push({ phrase: "", box })))) {
                 this.selected = this.state.boxes.length - 1;
                 this.render();
                 this.list.querySelectorAll("input")[this.selected]?.focus();
             }
         } else {
-            this.edit((s) => { s.boxes[drag.index].box = box; });
+            kept = this.edit((s) => { s.boxes[drag.index].box = box; });
         }
+        if (kept && area < MIN_AREA) this.smallBoxNotice(drag, box, area);
+    }
+
+    // A box under 1% of the canvas is kept, and a notice offers to take it back (never a blocking dialog).
+    smallBoxNotice(drag, box, area) {
+        const same = (b) => b.box.every((v, k) => v === box[k]);
+        this.notice.show(`This box covers ${(area * 100).toFixed(2)}% of the canvas (under 1%).`, () => {
+            const k = drag.mode === "draw" ? this.state.boxes.findIndex(same) : drag.index;
+            if (k < 0 || !this.state.boxes[k] || !same(this.state.boxes[k])) return;
+            if (drag.mode === "draw") {
+                if (this.edit((s) => { s.boxes.splice(k, 1); })) this.selected = -1;
+            } else {
+                this.edit((s) => { s.boxes[k].box = drag.orig.slice(); });
+            }
+            this.render();
+        });
     }
 
     // Ctrl+Z is left to ComfyUI: its own undo already records every box edit (the widget's text), and
     // handling it here as well would undo twice. The toolbar's Undo steps back through this editor's edits.
     key(e) {
-        if ((e.key === "Delete" || e.key === "Backspace") && this.selected >= 0) {
+        if (editKey(this, e)) {
+            // arrows nudge, Ctrl+D duplicates (keys.js)
+        } else if ((e.key === "Delete" || e.key === "Backspace") && this.selected >= 0) {
             const i = this.selected;
             if (this.edit((s) => { s.boxes.splice(i, 1); })) this.selected = -1;
             this.render();
@@ -376,6 +399,7 @@ export class BoxEditor {
         });
         this.renderStatus();
         this.renderList();
+        this.coords.render();
     }
 
     renderStatus() {
@@ -419,7 +443,8 @@ export class BoxEditor {
         const row = document.createElement("div");
         row.className = "gbe-row";
         row.innerHTML = `<span class="gbe-swatch"></span><input type="text" placeholder="what goes in box ${i + 1}">` +
-            `<span class="gbe-coords"></span><button title="Delete this box">✕</button>`;
+            `<span class="gbe-coords"></span><button data-act="up" title="Move up in the list">▲</button>` +
+            `<button data-act="down" title="Move down in the list">▼</button><button title="Delete this box">✕</button>`;
         const input = row.querySelector("input");
         let before = null;
         input.addEventListener("focus", () => { before = this.json.value; this.selected = i; this.render(); });
@@ -429,7 +454,9 @@ export class BoxEditor {
             before = this.json.value;
         });
         input.addEventListener("keydown", (e) => e.stopPropagation());
-        row.querySelector("button").addEventListener("click", () => {
+        row.querySelector("button[data-act=up]").addEventListener("click", () => reorder(this, i, -1));
+        row.querySelector("button[data-act=down]").addEventListener("click", () => reorder(this, i, 1));
+        row.querySelector("button:not([data-act])").addEventListener("click", () => {
             if (this.edit((s) => { s.boxes.splice(i, 1); })) this.selected = -1;
             this.render();
         });

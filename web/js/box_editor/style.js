@@ -23,6 +23,11 @@ const STYLE = `
   background: var(--comfy-input-bg, #222); border: 1px solid var(--border-color, #555); border-radius: 3px; padding: 1px 4px; }
 .gligen-box-editor .gbe-row input.gbe-empty { border-color: #ff6b6b; }
 .gligen-box-editor .gbe-coords { flex: none; opacity: 0.75; font-variant-numeric: tabular-nums; }
+.gligen-box-editor .gbe-notice { display: flex; gap: 6px; align-items: center; color: #f0b429; }
+.gligen-box-editor .gbe-notice[hidden] { display: none; }
+.gligen-box-editor .gbe-coords-form { display: flex; gap: 4px; align-items: center; flex-wrap: wrap; }
+.gligen-box-editor .gbe-coords-form input { width: 56px; font: inherit; color: inherit;
+  background: var(--comfy-input-bg, #222); border: 1px solid var(--border-color, #555); border-radius: 3px; }
 .gligen-box-panel { position: fixed; left: 64px; bottom: 64px; width: 440px; height: 600px; z-index: 1000;
   display: flex; flex-direction: column; padding: 6px; gap: 4px; resize: both; overflow: hidden;
   background: var(--comfy-menu-bg, #202020); border: 1px solid var(--border-color, #555); border-radius: 6px;
