@@ -100,13 +100,17 @@ def test_small_box_is_kept_and_undone_from_its_notice(session):
     page = session["page"]
     n = len(ed.boxes)
     dialogs = []
-    page.on("dialog", dialogs.append)
+
+    def on_dialog(d):
+        dialogs.append(d.message)
+        d.dismiss()
+    page.on("dialog", on_dialog)
     ed.drag((0.02, 0.9), (0.07, 0.95))                            # 0.25% of the canvas: kept, with a notice
     assert len(ed.boxes) == n + 1
     page.keyboard.type("a tiny bird")
     page.locator(".gligen-box-editor .gbe-notice button").click()  # the notice's Undo takes it back
     assert len(ed.boxes) == n
-    page.remove_listener("dialog", dialogs.append)
+    page.remove_listener("dialog", on_dialog)
     assert dialogs == []
 
 
