@@ -6,7 +6,7 @@ import json
 
 import torch
 
-from helpers.prompts import BOXES, Graph, base, finish, ksampler, ours
+from helpers.prompts import Graph, base, finish, ksampler, ours
 
 
 
