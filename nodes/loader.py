@@ -39,12 +39,13 @@ def gligen_path(name: object) -> str:
     """The full path of ``name`` in models/gligen; else a ``GLIGENFileError`` saying what is wrong and
     the fix. The same checks run when the prompt is queued and, for a name fed by a link, at execution."""
     files = folder_paths.get_filename_list("gligen")
-    if not isinstance(name, str) or (name not in files and name not in adapter_names(files)):
+    listed = adapter_names(files)  # what the loader lists: a sharded UNet once, by its index
+    if not isinstance(name, str) or (name not in files and name not in listed):
         if not files:
             raise GLIGENFileError(NO_FILES_HINT)
         shown = f"'{name}'" if isinstance(name, str) else f"{name!r} ({type(name).__name__}, not a file name)"
-        raise GLIGENFileError(f"GLIGEN file {shown} is not in models/gligen (found: {', '.join(adapter_names(files)[:8])}"
-                              f"{', ...' if len(files) > 8 else ''}). Pick one of the files listed, or put the "
+        raise GLIGENFileError(f"GLIGEN file {shown} is not in models/gligen (found: {', '.join(listed[:8])}"
+                              f"{', ...' if len(listed) > 8 else ''}). Pick one of the files listed, or put the "
                               f"file in models/gligen and refresh the page.")
     path = folder_paths.get_full_path("gligen", name)
     if path is None:  # listed, yet no file behind the name: a broken symbolic link, or gone since listed
