@@ -1,0 +1,200 @@
+"""Which node output feeds each input, as the frontend works it out when it queues a prompt.
+
+This follows the frontend's ``ExecutableNodeDTO`` (litegraph/subgraph/ExecutableNodeDTO.ts, 1.27):
+subgraph instances are flattened into their inner nodes (ids ``12:4``, nested ``12:7:4``); a link is
+followed through reroutes and other virtual nodes by slot index, up out of a subgraph to the instance's
+input, and down into a subgraph to the node feeding its output. A bypassed node (mode 4) passes on one of
+its inputs: the one at the output's slot index when its type fits both the output and the input being
+fed, else the first input of exactly the fed type, else the first that fits; and it stops there even when
+that input is not connected (the fed input then keeps its own widget value).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .node_defs import NodeDef
+from .ui_graph import SUBGRAPH_INPUT_NODE, Scope, Slot, UINode, WorkflowError
+
+MODE_NEVER, MODE_BYPASS = 2, 4
+FRONTEND_NODES = {"Reroute": "Reroute", "PrimitiveNode": "Primitive", "Note": "Note", "MarkdownNote": "Markdown Note"}
+
+
+@dataclass
+class ExecNode:
+    id: str
+    node: UINode
+    scope: Scope
+    path: tuple[str, ...]
+    parent: "ExecNode | None"
+    definition: NodeDef | None
+    inputs: list[Slot]
+    outputs: list[Slot]
+    subgraph: Scope | None = None
+
+    @property
+    def virtual(self) -> bool:
+        return self.definition is None
+
+    @property
+    def label(self) -> str:
+        return f"node #{self.id} ({self.node.type})"
+
+
+@dataclass(frozen=True)
+class Resolved:
+    origin: ExecNode | None
+    slot: int
+    widget_value: Any = None
+    is_widget: bool = False
+
+
+def valid_connection(a: str, b: str) -> bool:
+    """``LiteGraph.isValidConnection``."""
+    a = "" if a in ("", "*") else a
+    b = "" if b in ("", "*") else b
+    if not a or not b or a == b:
+        return True
+    a, b = a.lower(), b.lower()
+    if "," not in a and "," not in b:
+        return a == b
+    return any(valid_connection(x, y) for x in a.split(",") for y in b.split(","))
+
+
+def live_slots(node: UINode, definition: NodeDef | None) -> tuple[list[Slot], list[Slot]]:
+    """The inputs and outputs of the loaded node: the definition's, with the saved links (by input name;
+    outputs by index), then saved inputs the definition does not have."""
+    if definition is None:
+        return list(node.inputs), list(node.outputs)
+    saved = {}
+    for s in node.inputs:
+        saved.setdefault(s.name, s)
+    names = {spec.name for spec in definition.inputs}
+    inputs = [Slot(spec.name, spec.type, saved[spec.name].link if spec.name in saved else None,
+                   spec.name if spec.widget else None) for spec in definition.inputs]
+    inputs += [s for s in node.inputs if s.name not in names]
+    outputs = []
+    for i, kind in enumerate(definition.outputs):
+        links = node.outputs[i].links if i < len(node.outputs) else ()
+        outputs.append(Slot(node.outputs[i].name if i < len(node.outputs) else kind, kind, None, None, links))
+    outputs += node.outputs[len(definition.outputs):]
+    return inputs, outputs
+
+
+@dataclass
+class Graph:
+    """Every node of the workflow by execution id, subgraphs expanded."""
+    nodes: dict[str, ExecNode] = field(default_factory=dict)
+
+    @classmethod
+    def flatten(cls, root: Scope, subgraphs: dict[str, Scope], definition: Callable[[UINode], NodeDef | None]) -> "Graph":
+        graph = cls()
+
+        def add(scope: Scope, path: tuple[str, ...], parent: ExecNode | None, open_defs: tuple[str, ...]) -> None:
+            for node in scope.nodes.values():
+                sub = subgraphs.get(node.type)
+                d = None if sub is not None else definition(node)
+                inputs, outputs = live_slots(node, d)
+                exec_id = ":".join(path + (node.id,))
+                ex = ExecNode(exec_id, node, scope, path, parent, d, inputs, outputs, sub)
+                graph.nodes.setdefault(exec_id, ex)
+                if sub is not None:
+                    if sub.id in open_defs:
+                        raise WorkflowError(f"{ex.label}: subgraph '{node.type}' contains itself; the frontend "
+                                            "refuses to queue it too. Remove the inner instance.")
+                    add(sub, path + (node.id,), ex, open_defs + (sub.id,))
+        add(root, (), None, ())
+        return graph
+
+    def by_path(self, path: tuple[str, ...], node_id: str) -> ExecNode | None:
+        return self.nodes.get(":".join(path + (node_id,)))
+
+    # ---- the frontend's resolveInput / resolveOutput ------------------------------------------------
+
+    def resolve_input(self, node: ExecNode, slot: int, visited: set | None = None, kind: str | None = None
+                      ) -> Resolved | None:
+        visited = set() if visited is None else visited
+        self._visit(visited, node, "I", slot, "input")
+        if slot < 0 or slot >= len(node.inputs):
+            raise WorkflowError(f"{node.label}: a bypassed or virtual node passes on its input {slot}, which it "
+                                "does not have; the frontend cannot queue this either. Reconnect or remove it.")
+        inp = node.inputs[slot]
+        if inp.link is None:
+            return None
+        link = node.scope.links.get(inp.link)
+        if link is None:
+            raise WorkflowError(f"{node.label}: input '{inp.name}' names link {inp.link}, which the workflow does "
+                                "not have; the frontend cannot queue this either. Reconnect the input in the editor.")
+        if node.parent is not None and link.origin_id == SUBGRAPH_INPUT_NODE:
+            instance = node.parent
+            if link.origin_slot >= len(instance.inputs) or link.origin_slot < 0:
+                raise WorkflowError(f"{instance.label}: its subgraph reads input {link.origin_slot}, which the "
+                                    "subgraph node does not have; open the subgraph and reconnect its inputs.")
+            outer = instance.inputs[link.origin_slot]
+            if outer.link is None:
+                if outer.widget is not None:
+                    raise WorkflowError(
+                        f"{instance.label}: the subgraph input '{outer.name}' is a widget shown on the subgraph "
+                        "node; the runner cannot read its value reliably. Connect a Primitive node (PrimitiveInt, "
+                        "PrimitiveString, ...) to it, or set the value inside the subgraph.")
+                return None
+            if outer.link not in instance.scope.links:
+                raise WorkflowError(f"{instance.label}: input '{outer.name}' names link {outer.link}, which the "
+                                    "workflow does not have; reconnect it in the editor.")
+            return self.resolve_input(instance, link.origin_slot, visited)
+        origin_node = node.scope.nodes.get(link.origin_id)
+        origin = self.by_path(node.path, link.origin_id) if origin_node is not None else None
+        if origin is None:
+            raise WorkflowError(f"{node.label}: input '{inp.name}' is fed by node #{link.origin_id}, which the "
+                                "workflow does not have; reconnect the input in the editor.")
+        return self.resolve_output(origin, link.origin_slot, kind if kind is not None else inp.type, visited)
+
+    def resolve_output(self, node: ExecNode, slot: int, kind: str, visited: set) -> Resolved | None:
+        self._visit(visited, node, "O", slot, "output")
+        if node.node.mode == MODE_BYPASS:
+            index = self._bypass_slot(node, slot, kind)
+            if index == -1:
+                return None
+            return self.resolve_input(node, index, visited)
+        if node.subgraph is not None:
+            links = node.subgraph.output_links[slot] if 0 <= slot < len(node.subgraph.output_links) else None
+            if not links:
+                return None
+            link = node.subgraph.links.get(links[0])
+            inner = self.by_path(node.path + (node.node.id,), link.origin_id) if link is not None else None
+            if inner is None:
+                raise WorkflowError(f"{node.label}: output {slot} of its subgraph is fed by a node the subgraph "
+                                    "does not have; open the subgraph and reconnect its outputs.")
+            return self.resolve_output(inner, link.origin_slot, kind, visited)
+        if node.virtual:
+            if 0 <= slot < len(node.inputs):
+                return self.resolve_input(node, slot, visited, kind)
+            return None
+        return Resolved(node, slot)
+
+    def _bypass_slot(self, node: ExecNode, slot: int, kind: str) -> int:
+        inputs = node.inputs
+        if not 0 <= slot < len(node.outputs):
+            raise WorkflowError(f"{node.label} is bypassed and something reads its output {slot}, which it does "
+                                "not have; the frontend cannot queue this either. Reconnect it in the editor.")
+        output_type = node.outputs[slot].type
+        if kind in ("*", ""):
+            return slot if len(inputs) > slot else 0
+        if slot < len(inputs) and valid_connection(inputs[slot].type, output_type) \
+                and valid_connection(inputs[slot].type, kind):
+            return slot
+        for i, inp in enumerate(inputs):
+            if inp.type == kind:
+                return i
+        for i, inp in enumerate(inputs):
+            if valid_connection(inp.type, output_type) and valid_connection(inp.type, kind):
+                return i
+        return -1
+
+    @staticmethod
+    def _visit(visited: set, node: ExecNode, side: str, slot: int, what: str) -> None:
+        token = (node.scope.id, node.node.id, side, slot)   # as the frontend keys it: no instance path
+        if token in visited:
+            raise WorkflowError(f"{node.label}: its {what} {slot} leads back to itself (a loop through reroutes or "
+                                "bypassed nodes); the frontend refuses to queue it too. Break the loop in the editor.")
+        visited.add(token)
