@@ -173,13 +173,27 @@ def _group_nodes(workflow: dict, nodes: list[UINode]) -> None:
                 "in the editor, right click the node > Convert to nodes (or convert it to a subgraph), and save again.")
 
 
+def check_api_prompt(prompt: dict) -> dict:
+    """An API prompt the engine can be handed: node id -> {class_type: str, inputs: {name: value}}."""
+    for node_id, node in prompt.items():
+        if not isinstance(node.get("class_type"), str) or not isinstance(node.get("inputs", {}), dict):
+            raise WorkflowError(f"node {node_id} of the API prompt needs a 'class_type' string and an 'inputs' "
+                                f"object, not {str(node)[:80]}; export the prompt again (Save (API)).")
+        for name, value in node.get("inputs", {}).items():
+            if isinstance(value, list) and (len(value) != 2 or not isinstance(value[0], str)
+                                            or isinstance(value[1], bool) or not isinstance(value[1], int)):
+                raise WorkflowError(f"node {node_id} of the API prompt: input '{name}' is {str(value)[:60]}, "
+                                    "neither a value nor a link [\"node id\", output index]; export the prompt again.")
+    return prompt
+
+
 def to_api(workflow: dict, node_info: Callable[[str], dict | None], strict: bool = False,
            now: datetime | None = None) -> dict:
     """API prompt of a UI workflow. ``node_info(type)`` returns a node's V1 info or None if unknown;
     ``now`` is the local time for ``%date:...%`` (default: now). ``strict`` also rejects widget values
     left over after every widget took its own."""
     if is_api_format(workflow):
-        return workflow
+        return check_api_prompt(workflow)
     if not isinstance(workflow, dict) or not isinstance(workflow.get("nodes"), list):
         raise WorkflowError("not a ComfyUI workflow: expected a UI workflow with 'nodes' and 'links', "
                             "or an API prompt (node id -> {class_type, inputs}).")
