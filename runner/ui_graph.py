@@ -127,13 +127,14 @@ def _slots(raw: Any, where: str, outputs: bool) -> list[Slot]:
 
 
 def _node(raw: Any, where: str) -> UINode:
+    place = where or "the workflow: "
     if not isinstance(raw, dict):
-        raise WorkflowError(f"{where}: a node is {str(raw)[:60]!r}, not an object; the file is damaged: save the "
+        raise WorkflowError(f"{place}a node is {str(raw)[:60]!r}, not an object; the file is damaged: save the "
                             "workflow again from the editor.")
     node_id = key(raw.get("id"))
     kind = raw.get("type")
     if node_id is None or not isinstance(kind, str) or not kind:
-        raise WorkflowError(f"{where}: a node has no id or no type ({str(raw)[:80]}); the file is damaged: save "
+        raise WorkflowError(f"{place}a node has no id or no type ({str(raw)[:80]}); the file is damaged: save "
                             "the workflow again from the editor.")
     here = f"{where}node #{node_id} ({kind})"
     mode = _int(raw.get("mode")) or 0
@@ -164,7 +165,7 @@ def scope(raw: dict, scope_id: str | None, where: str) -> Scope:
     for l in links_raw:
         if l is None:
             continue
-        link = _link(l, where or "the workflow")
+        link = _link(l, (where or "the workflow: ")[:-2])
         links[link.id] = link
     out = Scope(scope_id, nodes, links)
     for side, target in (("outputs", out.output_links), ("inputs", out.inputs)):

@@ -18,6 +18,7 @@ a ``WorkflowError`` that names the node and the fix, as is anything the frontend
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Callable
 
@@ -31,6 +32,7 @@ __all__ = ["WorkflowError", "is_api_format", "to_api"]
 # The nodes whose filename_prefix the frontend rewrites (extensions/core/saveImageExtraOutput.ts).
 SAVE_NODES = {"SaveImage", "SaveAnimatedWEBP", "SaveWEBM", "SaveAudio", "SaveGLB", "SaveAnimatedPNG", "CLIPSave",
               "VAESave", "ModelSave", "LoraSave", "SaveLatent"}
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 REPLACE_PROPERTY = "Run widget replace on values"
 SR_PROPERTY = "Node name for S&R"
 
@@ -223,6 +225,9 @@ def to_api(workflow: dict, node_info: Callable[[str], dict | None], strict: bool
 
 
 def _missing(ex: ExecNode) -> WorkflowError:
+    if _UUID.fullmatch(ex.node.type):
+        return WorkflowError(f"{ex.label} is a subgraph whose definition is not in the workflow (definitions."
+                             "subgraphs); the file was cut or edited by hand: save the workflow again from the editor.")
     return WorkflowError(f"{ex.label} is of type '{ex.node.type}', which is not installed. Install the custom node "
                          "pack that provides it (ComfyUI-Manager: 'Install Missing Custom Nodes').")
 
