@@ -74,7 +74,7 @@ def capture(page, name: str) -> dict:
     c = case(name)
     page.evaluate(BUILD, [source(c), c.action, c.nodes])
     if c.action == "group":
-        box = page.locator(".p-dialog input").first
+        box = page.locator('.p-dialog[aria-labelledby="global-prompt"] input').first   # "Create group node"
         box.wait_for(timeout=10_000)
         box.fill("texts")
         box.press("Enter")

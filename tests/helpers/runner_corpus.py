@@ -200,6 +200,7 @@ class Case:
     action: str = "none"            # what the browser does before saving: none, subgraph, group, schema1
     nodes: list[int] = field(default_factory=list)   # the nodes the action takes
     random_widget: tuple[str, str] | None = None     # (node id, input) the frontend fills at random
+    refused: str | None = None      # why the runner refuses it (the frontend's behaviour is not reproduced)
 
 
 CASES = [
@@ -216,11 +217,14 @@ CASES = [
     Case("muted_primitive", muted_primitive),
     Case("bypassed_primitive", bypassed_primitive),
     Case("dynamic_prompt_comments", dynamic_prompt_comments),
-    Case("dynamic_prompt_choice", dynamic_prompt_choice, random_widget=("4", "text")),
+    Case("dynamic_prompt_choice", dynamic_prompt_choice, random_widget=("4", "text"),
+         refused="node #4 (CLIPTextEncode): 'text' holds the random choice '{red|blue|green}'"),
     Case("filename_tokens", filename_tokens),
     Case("subgraph", plain, "subgraph", [3, 4, 5, 6]),
     Case("nested_subgraph", plain, "nested_subgraph", [3, 4, 5, 6]),
     Case("subgraph_with_bypass", bypass_two_of_a_type, "subgraph", [12, 13, 9]),
+    Case("group_node", plain, "group", [4, 5],
+         refused="node #12 (workflow>texts) is a group node 'texts'"),
     Case("schema1", reroute_chain, "schema1"),
 ]
 
