@@ -23,8 +23,9 @@ CAPTURE = os.environ.get("GLIGEN_CAPTURE_CORPUS", "")
 BUILD = """async ([wf, action, ids]) => {
   await app.loadGraphData(wf);
   const graph = app.graph;
-  if (action === 'subgraph' || action === 'nested_subgraph') {
+  if (action.startsWith('subgraph') || action === 'nested_subgraph') {
     const { node } = graph.convertToSubgraph(new Set(ids.map((id) => graph.getNodeById(id))));
+    if (action.startsWith('subgraph_mode')) node.mode = Number(action.at(-1));
     if (action === 'nested_subgraph') {
       const sg = node.subgraph;
       sg.convertToSubgraph(new Set(sg.nodes.filter((n) => n.type === 'CLIPTextEncode')));

@@ -197,7 +197,8 @@ def plain(g: Graph) -> None:
 class Case:
     name: str
     build: Callable[[Graph], None]
-    action: str = "none"            # what the browser does before saving: none, subgraph, group, schema1
+    action: str = "none"   # what the browser does before saving: none, subgraph (subgraph_modeN: then
+                            # sets its mode), nested_subgraph, group, schema1
     nodes: list[int] = field(default_factory=list)   # the nodes the action takes
     random_widget: tuple[str, str] | None = None     # (node id, input) the frontend fills at random
     refused: str | None = None      # why the runner refuses it (the frontend's behaviour is not reproduced)
@@ -221,6 +222,8 @@ CASES = [
          refused="node #4 (CLIPTextEncode): 'text' holds the random choice '{red|blue|green}'"),
     Case("filename_tokens", filename_tokens),
     Case("subgraph", plain, "subgraph", [3, 4, 5, 6]),
+    Case("muted_subgraph", plain, "subgraph_mode2", [3, 4, 5, 6]),
+    Case("bypassed_subgraph", plain, "subgraph_mode4", [7]),
     Case("nested_subgraph", plain, "nested_subgraph", [3, 4, 5, 6]),
     Case("subgraph_with_bypass", bypass_two_of_a_type, "subgraph", [12, 13, 9]),
     Case("group_node", plain, "group", [4, 5],
