@@ -189,6 +189,18 @@ def filename_tokens(g: Graph) -> None:
     g.node(11)["widgets_values"] = ["gligen_%KSampler.seed%_%Load Checkpoint.ckpt_name%_%date:yyyy-MM-dd_hh%_%width%"]
 
 
+def primitive_text_tokens(g: Graph) -> None:
+    """A primitive's text goes through the target's own text processing; one with "Run widget replace
+    on values" fills in %Node.widget% itself first."""
+    text = g.add("PrimitiveNode", ["a cat // not this\n{on a mat}"],
+                 outputs=[{"name": "STRING", "type": "STRING", "links": [], "widget": {"name": "text"}}])
+    g.link(text, 0, 4, "text", "STRING", widget=True)
+    prefix = g.add("PrimitiveNode", ["p_%KSampler.steps%_%KSampler.sampler_name%"],
+                   outputs=[{"name": "STRING", "type": "STRING", "links": [], "widget": {"name": "filename_prefix"}}])
+    g.node(prefix)["properties"]["Run widget replace on values"] = True
+    g.link(prefix, 0, 11, "filename_prefix", "STRING", widget=True)
+
+
 def plain(g: Graph) -> None:
     pass
 
@@ -221,6 +233,7 @@ CASES = [
     Case("dynamic_prompt_choice", dynamic_prompt_choice, random_widget=("4", "text"),
          refused="node #4 (CLIPTextEncode): 'text' holds the random choice '{red|blue|green}'"),
     Case("filename_tokens", filename_tokens),
+    Case("primitive_text_tokens", primitive_text_tokens),
     Case("subgraph", plain, "subgraph", [3, 4, 5, 6]),
     Case("muted_subgraph", plain, "subgraph_mode2", [3, 4, 5, 6]),
     Case("bypassed_subgraph", plain, "subgraph_mode4", [7]),
