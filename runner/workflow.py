@@ -64,7 +64,11 @@ class _Widgets:
             raise WorkflowError(f"{ex.label} has {len(values) - len(d.widgets)} more widget values than widgets: "
                                 f"{values[len(d.widgets):]!r}; the workflow was saved with another version of this "
                                 "node.")
-        return {w.name: v for w, v in zip(d.widgets, values)}
+        out = {w.name: v for w, v in zip(d.widgets, values)}
+        for w in d.widgets[len(values):]:       # not saved: the widget keeps its default
+            if w.has_default:
+                out[w.name] = w.default
+        return out
 
     def of(self, ex: ExecNode) -> dict[str, Any]:
         return self.values.setdefault((ex.scope.id, ex.node.id), {})

@@ -201,6 +201,14 @@ def primitive_text_tokens(g: Graph) -> None:
     g.link(prefix, 0, 11, "filename_prefix", "STRING", widget=True)
 
 
+def widget_defaults_and_upload(g: Graph) -> None:
+    """A node saved with fewer widget values than it has widgets (the rest keep their defaults), and an
+    image loader, whose upload button takes a saved value but is not queued."""
+    g.node(8)["widgets_values"] = [320]
+    g.add("LoadImage", ["example.png", "image"], outputs=[{"name": "IMAGE", "type": "IMAGE", "links": []},
+                                                          {"name": "MASK", "type": "MASK", "links": []}])
+
+
 def plain(g: Graph) -> None:
     pass
 
@@ -234,6 +242,7 @@ CASES = [
          refused="node #4 (CLIPTextEncode): 'text' holds the random choice '{red|blue|green}'"),
     Case("filename_tokens", filename_tokens),
     Case("primitive_text_tokens", primitive_text_tokens),
+    Case("widget_defaults_and_upload", widget_defaults_and_upload),
     Case("subgraph", plain, "subgraph", [3, 4, 5, 6]),
     Case("muted_subgraph", plain, "subgraph_mode2", [3, 4, 5, 6]),
     Case("bypassed_subgraph", plain, "subgraph_mode4", [7]),
