@@ -132,12 +132,9 @@ class Graph:
                                     "subgraph node does not have; open the subgraph and reconnect its inputs.")
             outer = instance.inputs[link.origin_slot]
             if outer.link is None:
-                if outer.widget is not None:
-                    raise WorkflowError(
-                        f"{instance.label}: the subgraph input '{outer.name}' is a widget shown on the subgraph "
-                        "node; the runner cannot read its value reliably. Connect a Primitive node (PrimitiveInt, "
-                        "PrimitiveString, ...) to it, or set the value inside the subgraph.")
-                return None
+                if outer.widget is None:
+                    return None
+                return self._promoted_widget(instance, outer)
             if outer.link not in instance.scope.links:
                 raise WorkflowError(f"{instance.label}: input '{outer.name}' names link {outer.link}, which the "
                                     "workflow does not have; reconnect it in the editor.")
@@ -171,6 +168,19 @@ class Graph:
                 return self.resolve_input(node, slot, visited, kind)
             return None
         return Resolved(node, slot)
+
+    @staticmethod
+    def _promoted_widget(instance: ExecNode, outer: Slot) -> Resolved:
+        """An unconnected subgraph input shown as a widget on the subgraph node: its value, which the node
+        saves in its widgets_values, one per widget input, in input order."""
+        promoted = [s.widget for s in instance.inputs if s.widget is not None]
+        index = promoted.index(outer.widget)
+        values = instance.node.widgets_values
+        if not isinstance(values, list) or index >= len(values):
+            raise WorkflowError(f"{instance.label}: the subgraph input '{outer.name}' is a widget on the subgraph node, "
+                                "but the workflow saved no value for it; set it in the editor and save again, or "
+                                "connect a Primitive node (PrimitiveInt, PrimitiveString, ...) to it.")
+        return Resolved(None, -1, values[index], True)
 
     def _bypass_slot(self, node: ExecNode, slot: int, kind: str) -> int:
         inputs = node.inputs

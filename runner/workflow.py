@@ -270,9 +270,11 @@ def _build(graph: Graph, root, strict: bool, now: datetime) -> dict:
             if resolved is None:
                 continue
             random.pop(inp.name, None)
-            if resolved.origin is None:
-                continue
-            inputs[inp.name] = [resolved.origin.id, resolved.slot]
+            if resolved.is_widget:          # a subgraph node's widget
+                value = resolved.widget_value
+                inputs[inp.name] = {"__value__": value} if isinstance(value, list) else value
+            elif resolved.origin is not None:
+                inputs[inp.name] = [resolved.origin.id, resolved.slot]
         for name, choice in random.items():
             raise WorkflowError(
                 f"{ex.label}: '{name}' holds the random choice {str(choice)!r}. The frontend picks one option with "

@@ -26,6 +26,10 @@ BUILD = """async ([wf, action, ids]) => {
   if (action.startsWith('subgraph') || action === 'nested_subgraph') {
     const { node } = graph.convertToSubgraph(new Set(ids.map((id) => graph.getNodeById(id))));
     if (action.startsWith('subgraph_mode')) node.mode = Number(action.at(-1));
+    if (action === 'subgraph_promoted_widget') {   // unplug the outer link: the subgraph node shows the widget
+      node.disconnectInput(node.inputs.findIndex((i) => i.name === 'seed'));
+      node.widgets.find((w) => w.name === 'seed').value = 777;
+    }
     if (action === 'nested_subgraph') {
       const sg = node.subgraph;
       sg.convertToSubgraph(new Set(sg.nodes.filter((n) => n.type === 'CLIPTextEncode')));

@@ -209,6 +209,11 @@ def widget_defaults_and_upload(g: Graph) -> None:
                                                           {"name": "MASK", "type": "MASK", "links": []}])
 
 
+def primitive_int_to_seed(g: Graph) -> None:
+    p = g.add("PrimitiveInt", [5, "fixed"])
+    g.link(p, 0, 9, "seed", "INT", widget=True)
+
+
 def plain(g: Graph) -> None:
     pass
 
@@ -218,7 +223,7 @@ class Case:
     name: str
     build: Callable[[Graph], None]
     action: str = "none"   # what the browser does before saving: none, subgraph (subgraph_modeN: then
-                            # sets its mode), nested_subgraph, group, schema1
+                            # sets its mode; subgraph_promoted_widget: then sets the seed on the subgraph node), nested_subgraph, group, schema1
     nodes: list[int] = field(default_factory=list)   # the nodes the action takes
     random_widget: tuple[str, str] | None = None     # (node id, input) the frontend fills at random
     refused: str | None = None      # why the runner refuses it (the frontend's behaviour is not reproduced)
@@ -246,6 +251,7 @@ CASES = [
     Case("subgraph", plain, "subgraph", [3, 4, 5, 6]),
     Case("muted_subgraph", plain, "subgraph_mode2", [3, 4, 5, 6]),
     Case("bypassed_subgraph", plain, "subgraph_mode4", [7]),
+    Case("subgraph_promoted_widget", primitive_int_to_seed, "subgraph_promoted_widget", [9]),
     Case("nested_subgraph", plain, "nested_subgraph", [3, 4, 5, 6]),
     Case("subgraph_with_bypass", bypass_two_of_a_type, "subgraph", [12, 13, 9]),
     Case("group_node", plain, "group", [4, 5],
