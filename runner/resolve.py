@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .group_nodes import PREFIX as GROUP_PREFIX, GroupDef
 from .node_defs import NodeDef
 from .ui_graph import SUBGRAPH_INPUT_NODE, Scope, Slot, UINode, WorkflowError
 
@@ -31,6 +32,9 @@ class ExecNode:
     inputs: list[Slot]
     outputs: list[Slot]
     subgraph: Scope | None = None
+    group: GroupDef | None = None                 # a legacy group node: its definition
+    group_parent: "ExecNode | None" = None        # an inner node of a group node: that node
+    group_index: int = -1
 
     @property
     def virtual(self) -> bool:
@@ -87,11 +91,35 @@ class Graph:
     nodes: dict[str, ExecNode] = field(default_factory=dict)
 
     @classmethod
-    def flatten(cls, root: Scope, subgraphs: dict[str, Scope], definition: Callable[[UINode], NodeDef | None]) -> "Graph":
+    def flatten(cls, root: Scope, subgraphs: dict[str, Scope], definition: Callable[[UINode], NodeDef | None],
+                group_def: Callable[[UINode], GroupDef]) -> "Graph":
         graph = cls()
+
+        def add_group(node: UINode, scope: Scope, path: tuple[str, ...]) -> None:
+            label = f"node #{':'.join(path + (node.id,))} ({node.type})"
+            if path:
+                raise WorkflowError(f"{label} is a group node inside a subgraph, which the frontend refuses to "
+                                    "queue. Convert the group node to a subgraph (or to nodes) and save again.")
+            if node.mode != 0:
+                raise WorkflowError(f"{label} is a group node that is muted or bypassed; the runner cannot "
+                                    "reproduce how the frontend queues that. Fix: open the workflow in the editor, "
+                                    "right click the node > Convert to nodes, and save again.")
+            g = group_def(node)
+            inputs, outputs = live_slots(node, g.definition)
+            ex = ExecNode(node.id, node, scope, (), None, None, inputs, outputs, group=g)
+            graph.nodes.setdefault(node.id, ex)
+            for i, (inner, d) in enumerate(zip(g.nodes, g.inner_defs)):
+                inner = UINode(f"{node.id}:{i}", inner.type, inner.mode, inner.title, inner.inputs, inner.outputs,
+                               inner.widgets_values, inner.properties)
+                ins, outs = live_slots(inner, d)
+                graph.nodes.setdefault(inner.id, ExecNode(inner.id, inner, scope, (), None, d, ins, outs,
+                                                          group_parent=ex, group_index=i))
 
         def add(scope: Scope, path: tuple[str, ...], parent: ExecNode | None, open_defs: tuple[str, ...]) -> None:
             for node in scope.nodes.values():
+                if node.type.startswith(GROUP_PREFIX):
+                    add_group(node, scope, path)
+                    continue
                 sub = subgraphs.get(node.type)
                 d = None if sub is not None else definition(node)
                 inputs, outputs = live_slots(node, d)
@@ -114,6 +142,8 @@ class Graph:
     def resolve_input(self, node: ExecNode, slot: int, visited: set | None = None, kind: str | None = None
                       ) -> Resolved | None:
         visited = set() if visited is None else visited
+        if node.group_parent is not None:
+            return self._group_child_input(node, slot)
         self._visit(visited, node, "I", slot, "input")
         if slot < 0 or slot >= len(node.inputs):
             raise WorkflowError(f"{node.label}: a bypassed or virtual node passes on its input {slot}, which it "
@@ -153,6 +183,8 @@ class Graph:
             if index == -1:
                 return None
             return self.resolve_input(node, index, visited)
+        if node.group is not None:
+            return self._group_output(node, slot)
         if node.subgraph is not None:
             links = node.subgraph.output_links[slot] if 0 <= slot < len(node.subgraph.output_links) else None
             if not links:
@@ -168,6 +200,34 @@ class Graph:
                 return self.resolve_input(node, slot, visited, kind)
             return None
         return Resolved(node, slot)
+
+    def _group_child_input(self, node: ExecNode, slot: int) -> Resolved | None:
+        """ExecutableGroupNodeChildDTO.resolveInput: the node at the other end, as it is."""
+        parent, g = node.group_parent, node.group_parent.group
+        external = g.input_map.get(node.group_index, {}).get(slot)
+        if external is not None:
+            if external >= len(parent.inputs) or parent.inputs[external].link is None:
+                return None
+            link = parent.scope.links.get(parent.inputs[external].link)
+            if link is None or link.origin_id not in parent.scope.nodes:
+                return None
+            origin = self.by_path((), link.origin_id)
+            return Resolved(origin, link.origin_slot) if origin is not None else None
+        inner = g.links_to.get(node.group_index, {}).get(slot)
+        if inner is None:
+            return None
+        origin = self.by_path((), f"{parent.node.id}:{inner[0]}")
+        return Resolved(origin, inner[1]) if origin is not None else None
+
+    def _group_output(self, node: ExecNode, slot: int) -> Resolved | None:
+        """ExecutableGroupNodeDTO.resolveOutput: the inner node behind the group node's output."""
+        links = node.outputs[slot].links if 0 <= slot < len(node.outputs) else ()
+        if not links or links[0] not in node.scope.links or node.scope.links[links[0]].origin_slot >= len(
+                node.group.output_map):
+            raise WorkflowError(f"{node.label}: output {slot} of the group node has no link the frontend can "
+                                "follow; reconnect it in the editor, or convert the group node to nodes.")
+        index, inner_slot = node.group.output_map[node.scope.links[links[0]].origin_slot]
+        return Resolved(self.by_path((), f"{node.node.id}:{index}"), inner_slot)
 
     @staticmethod
     def _promoted_widget(instance: ExecNode, outer: Slot) -> Resolved:

@@ -22,6 +22,7 @@ import re
 from datetime import datetime
 from typing import Any, Callable
 
+from . import group_nodes
 from .frontend_text import RandomChoice, dynamic_prompt, text_replacements
 from .node_defs import NodeDef, migrate_values, node_def
 from .resolve import FRONTEND_NODES, MODE_BYPASS, MODE_NEVER, ExecNode, Graph
@@ -53,6 +54,10 @@ class _Widgets:
             if k in self.values or ex.definition is None:
                 continue
             self.values[k] = self._read(ex, ex.definition, strict)
+        for ex in graph.nodes.values():
+            if ex.group is not None:
+                children = [graph.by_path((), f"{ex.node.id}:{i}") for i in range(len(ex.group.nodes))]
+                group_nodes.apply_widgets(ex.group, ex.node.widgets_values, [self.of(c) for c in children])
 
     @staticmethod
     def _read(ex: ExecNode, d: NodeDef, strict: bool) -> dict[str, Any]:
@@ -169,16 +174,6 @@ def _all_nodes(graph: Graph) -> list[ExecNode]:
     return out
 
 
-def _group_nodes(workflow: dict, nodes: list[UINode]) -> None:
-    for node in nodes:
-        if node.type.startswith("workflow>") or node.type.startswith("workflow/"):
-            name = node.type.split(">", 1)[-1]
-            raise WorkflowError(
-                f"node #{node.id} ({node.type}) is a group node '{name}' (the frontend's legacy group nodes, kept in "
-                "the workflow's extra.groupNodes). The headless runner does not expand group nodes: open the workflow "
-                "in the editor, right click the node > Convert to nodes (or convert it to a subgraph), and save again.")
-
-
 def check_api_prompt(prompt: dict) -> dict:
     """An API prompt the engine can be handed: node id -> {class_type: str, inputs: {name: value}}."""
     for node_id, node in prompt.items():
@@ -205,23 +200,38 @@ def to_api(workflow: dict, node_info: Callable[[str], dict | None], strict: bool
                             "or an API prompt (node id -> {class_type, inputs}).")
     now = now or datetime.now()
     root, subgraphs = read(workflow)
-    for scope in (root, *subgraphs.values()):
-        _group_nodes(workflow, list(scope.nodes.values()))
+    extra = workflow.get("extra") if isinstance(workflow.get("extra"), dict) else {}
+    group_data = extra.get("groupNodes") if isinstance(extra.get("groupNodes"), dict) else {}
+    groups: dict[str, group_nodes.GroupDef] = {}
+
+    def group_def(node: UINode) -> group_nodes.GroupDef:
+        name = node.type[len(group_nodes.PREFIX):]
+        if name not in groups:
+            groups[name] = group_nodes.build(f"node #{node.id} ({node.type})", name, group_data.get(name),
+                                             safe_info)
+        return groups[name]
+
+    def safe_info(kind: str) -> dict | None:
+        if kind in FRONTEND_NODES:
+            return None
+        try:
+            info = node_info(kind)
+        except Exception:          # a node whose definition cannot be built is as good as missing
+            info = None
+        return info if isinstance(info, dict) else None
+
     cache: dict[str, NodeDef | None] = {}
 
     def definition(node: UINode) -> NodeDef | None:
         if node.type in FRONTEND_NODES:
             return None
         if node.type not in cache:
-            try:
-                info = node_info(node.type)
-            except Exception:          # a node whose definition cannot be built is as good as missing
-                info = None
-            cache[node.type] = node_def(info) if isinstance(info, dict) else None
+            info = safe_info(node.type)
+            cache[node.type] = node_def(info) if info is not None else None
         return cache[node.type]
 
     try:
-        graph = Graph.flatten(root, subgraphs, definition)
+        graph = Graph.flatten(root, subgraphs, definition, group_def)
         return _build(graph, root, strict, now)
     except RecursionError:
         raise WorkflowError("the workflow's links nest too deeply to follow (a chain of thousands of reroutes or "
@@ -246,7 +256,8 @@ def _build(graph: Graph, root, strict: bool, now: datetime) -> dict:
     _apply_primitives(graph, widgets, root.links, replace)
     output: dict[str, dict] = {}
     for ex in graph.nodes.values():
-        if ex.node.mode in (MODE_NEVER, MODE_BYPASS) or ex.subgraph is not None or ex.node.type in FRONTEND_NODES:
+        if ex.node.mode in (MODE_NEVER, MODE_BYPASS) or ex.subgraph is not None or ex.group is not None \
+                or ex.node.type in FRONTEND_NODES:
             continue
         if ex.definition is None:
             raise _missing(ex)

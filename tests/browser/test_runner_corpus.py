@@ -81,9 +81,10 @@ def capture(page, name: str) -> dict:
     if c.action == "group":
         box = page.locator('.p-dialog[aria-labelledby="global-prompt"] input').first   # "Create group node"
         box.wait_for(timeout=10_000)
-        box.fill("texts")
+        box.fill(c.group_name)
         box.press("Enter")
-        page.wait_for_function("app.graph._nodes.some((n) => n.type === 'workflow>texts')", timeout=10_000)
+        page.wait_for_function("(t) => app.graph._nodes.some((n) => n.type === t)", arg=f"workflow>{c.group_name}",
+                               timeout=10_000)
     return page.evaluate(SAVE_AND_QUEUE, c.action == "schema1")
 
 

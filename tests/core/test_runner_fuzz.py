@@ -1,5 +1,6 @@
 """Fuzzing the runner's UI->API conversion on random graph shapes: reroutes, primitives, bypassed and
-muted nodes, subgraphs (nested, with their input and output nodes), schema 0.4 and 1 links, dangling
+muted nodes, subgraphs (nested, with their input and output nodes), legacy group nodes, schema 0.4 and
+1 links, dangling
 and looping links, and random JSON anywhere. It converts, or raises the runner's own WorkflowError;
 never anything else (no KeyError, TypeError, RecursionError ...)."""
 from __future__ import annotations
@@ -28,7 +29,7 @@ INFO = {
             "input_order": {"required": ["z", "q"]}, "output": [["a", "b"], 7]},
 }
 TYPES = ["Loader", "Sampler", "Filter", "Pair", "SaveImage", "Odd", "Reroute", "PrimitiveNode", "Note", "Missing",
-         "workflow>grp", "sg-a", "sg-b"]
+         "workflow>grp", "workflow>grp", "sg-a", "sg-b"]
 SLOT_TYPES = ["MODEL", "COND", "INT", "FLOAT", "STRING", "*", "", "COND,MODEL", "LATENT"]
 
 rarely = st.sampled_from([False] * 20 + [True] + [False] * 20)   # hypothesis favours the first and last
@@ -103,14 +104,42 @@ def subgraph(draw, sid: str):
                         for _ in range(draw(st.integers(0, 3)))]}
 
 
+SAVED_INPUTS = {   # the inputs a frontend-saved inner node lists: sockets, then one per widget
+    "Loader": [{"name": "name", "type": "COMBO", "widget": {"name": "name"}}],
+    "Filter": [{"name": "model", "type": "MODEL"}, {"name": "strength", "type": "FLOAT", "widget": {"name": "strength"}}],
+    "Pair": [{"name": "a", "type": "COND"}, {"name": "b", "type": "COND"}, {"name": "c", "type": "COND,MODEL"}],
+}
+
+
+@st.composite
+def group_definition(draw):
+    inner = []
+    for i in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(sorted(SAVED_INPUTS)))
+        inner.append({"id": -1, "type": kind, "mode": draw(st.sampled_from([0, 0, 0, 2])),
+                      "inputs": [dict(x, link=None) for x in SAVED_INPUTS[kind]], "index": i,
+                      "outputs": [{"name": t, "type": t, "links": []} for t in INFO[kind]["output"]],
+                      "widgets_values": draw(widget_values)})
+    n = len(inner)
+    links = draw(st.lists(st.tuples(st.integers(0, n - 1) | st.none(), st.integers(0, 1), st.integers(0, n - 1),
+                                    st.integers(0, 3)).map(lambda t: [*t, 1, "MODEL"]), max_size=3))
+    external = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, 1), st.just("MODEL")).map(list),
+                             max_size=2))
+    return {"nodes": inner, "links": links, "external": external}
+
+
 @st.composite
 def workflows(draw):
     objects = draw(st.booleans())
     wf = {"nodes": draw(nodes()), "links": draw(links(objects)), "version": 1 if objects else 0.4}
     if draw(st.booleans()):
         wf["definitions"] = {"subgraphs": [draw(subgraph("sg-a")), draw(subgraph("sg-b"))]}
+    if draw(st.booleans()):
+        group_links = st.lists(st.lists(st.integers(0, 3) | st.none(), min_size=4, max_size=6), max_size=4)
+        damaged = {"nodes": draw(nodes()), "links": draw(group_links | junk)}
+        wf["extra"] = {"groupNodes": {"grp": draw(group_definition()) if draw(st.integers(0, 3)) else damaged}}
     if draw(rarely):
-        wf[draw(st.sampled_from(["links", "definitions", "nodes"]))] = draw(junk)
+        wf[draw(st.sampled_from(["links", "definitions", "nodes", "extra"]))] = draw(junk)
     return wf
 
 
@@ -156,3 +185,28 @@ def test_a_long_reroute_chain_is_a_clear_error_or_converts():
                                                                                    "link": n - 1}]})
     links_.append([n - 1, n - 1, 0, n, 0, "MODEL"])
     converts_or_refuses({"nodes": nodes_, "links": links_})
+
+
+@st.composite
+def group_workflows(draw):
+    """A clean main graph around one group node of a random definition: a loader feeding its inputs, a
+    filter reading its outputs."""
+    definition = draw(group_definition())
+    group_inputs = [{"name": n, "type": t, "link": draw(st.sampled_from([None, 1]))}
+                    for n, t in draw(st.lists(st.tuples(st.sampled_from(["model", "a", "strength", "name"]),
+                                                        st.sampled_from(SLOT_TYPES)), max_size=3))]
+    group_outputs = [{"name": "o", "type": t, "links": [2] if i == 0 else []}
+                     for i, t in enumerate(draw(st.lists(st.sampled_from(SLOT_TYPES), max_size=3)))]
+    nodes_ = [{"id": 1, "type": "Loader", "widgets_values": ["a.safetensors"], "outputs": [{"type": "MODEL", "links": [1]}]},
+              {"id": 2, "type": "workflow>grp", "inputs": group_inputs, "outputs": group_outputs,
+               "widgets_values": draw(widget_values), "mode": draw(st.sampled_from([0, 0, 0, 4]))},
+              {"id": 3, "type": "Filter", "widgets_values": [0.5],
+               "inputs": [{"name": "model", "type": "MODEL", "link": 2}]}]
+    links_ = [[1, 1, 0, 2, 0, "MODEL"], [2, 2, draw(st.integers(0, 2)), 3, 0, "MODEL"]]
+    return {"nodes": nodes_, "links": links_, "extra": {"groupNodes": {"grp": definition}}}
+
+
+@FAST
+@given(group_workflows())
+def test_random_group_nodes_convert_or_raise_the_runners_error(workflow):
+    converts_or_refuses(workflow)

@@ -227,6 +227,7 @@ class Case:
     nodes: list[int] = field(default_factory=list)   # the nodes the action takes
     random_widget: tuple[str, str] | None = None     # (node id, input) the frontend fills at random
     refused: str | None = None      # why the runner refuses it (the frontend's behaviour is not reproduced)
+    group_name: str = "texts"       # the name typed for a new group node (one per page: names are remembered)
 
 
 CASES = [
@@ -254,8 +255,9 @@ CASES = [
     Case("subgraph_promoted_widget", primitive_int_to_seed, "subgraph_promoted_widget", [9]),
     Case("nested_subgraph", plain, "nested_subgraph", [3, 4, 5, 6]),
     Case("subgraph_with_bypass", bypass_two_of_a_type, "subgraph", [12, 13, 9]),
-    Case("group_node", plain, "group", [4, 5],
-         refused="node #12 (workflow>texts) is a group node 'texts'"),
+    Case("group_node", plain, "group", [4, 5]),
+    Case("group_node_sampler", plain, "group", [8, 9, 10], group_name="sampling"),
+    Case("group_node_encoder", plain, "group", [4, 5, 6], group_name="encoding"),
     Case("schema1", reroute_chain, "schema1"),
 ]
 
