@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .node_defs import NodeDef, node_def
+from .node_defs import WIDGET_TYPES, NodeDef, _spec, node_def
 from .ui_graph import UINode, WorkflowError, _node, key
 
 PREFIX = "workflow>"
@@ -42,9 +42,7 @@ def _refuse(label: str, why: str) -> WorkflowError:
 
 
 def _is_widget_spec(raw: Any) -> bool:
-    from .node_defs import WIDGET_TYPES, _spec
-    kind, opts = _spec(raw)
-    return kind in WIDGET_TYPES
+    return _spec(raw)[0] in WIDGET_TYPES
 
 
 def build(label: str, name: str, data: Any, node_info: Callable[[str], dict | None]) -> GroupDef:
