@@ -4,7 +4,8 @@ This is ``app.graphToPrompt()`` of the frontend ComfyUI pins (1.27, utils/execut
 
 1. every virtual node applies itself first: a PrimitiveNode writes its value into the widgets it feeds,
    whatever its own mode (muted and bypassed primitives included);
-2. subgraphs are expanded into their inner nodes (``runner/resolve.py``);
+2. subgraphs and legacy group nodes are expanded into their inner nodes (``runner/resolve.py``,
+   ``runner/group_nodes.py``);
 3. each node that is neither virtual, muted (mode 2) nor bypassed (mode 4) sends its widget values
    (dynamic prompts and ``filename_prefix`` rewritten as the frontend does, ``runner/frontend_text.py``),
    then one entry per connected input, resolved through reroutes, bypassed nodes and subgraph borders;
@@ -12,7 +13,8 @@ This is ``app.graphToPrompt()`` of the frontend ComfyUI pins (1.27, utils/execut
 4. inputs fed by a node that is not in the prompt (a muted one) are removed.
 
 The node definitions (``GET_NODE_INFO_V1``, what ``/object_info`` serves) say which inputs are widgets
-and in which order (``runner/node_defs.py``). API-format input is returned unchanged. What the frontend
+and in which order (``runner/node_defs.py``). API-format input is checked for shape and returned as it
+is. The workflow is read by ``runner/ui_graph.py`` (schema 0.4 and 1). What the frontend
 does that cannot be reproduced (a ``{a|b}`` choice, which it makes with ``Math.random``) is refused with
 a ``WorkflowError`` that names the node and the fix, as is anything the frontend itself cannot queue.
 """
