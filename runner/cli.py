@@ -18,6 +18,7 @@ import os
 import shutil
 import time
 
+from .filenames import node_id_for_filename
 from .host import PACK_DIR, Host, PromptInvalid, find_comfyui
 from .workflow import WorkflowError, to_api
 
@@ -129,11 +130,27 @@ def collect_images(ui: dict, output_dir: str) -> list[str]:
                     "input": folder_paths.get_input_directory()}.get(img.get("type"), output_dir)
             src = os.path.join(base, img.get("subfolder", ""), img["filename"])
             if img.get("type") == "temp":
-                dst = os.path.join(output_dir, f"preview_node{node_id}_{img['filename'].replace('ComfyUI_temp_', '')}")
+                name = img['filename'].replace('ComfyUI_temp_', '')
+                dst = os.path.join(output_dir, f"preview_node{node_id_for_filename(node_id)}_{name}")
                 shutil.copyfile(src, dst)
                 src = dst
             paths.append(src)
     return paths
+
+
+def missing_input_hints(error: PromptInvalid, prompt: dict) -> list[str]:
+    """What to do about a required input the prompt leaves unconnected: in a saved workflow that is a
+    muted node feeding it, or a bypassed node with nothing to pass on (as the frontend builds prompts)."""
+    hints = []
+    for node_id, info in error.node_errors.items():
+        for e in info.get("errors", []):
+            if e.get("type") == "required_input_missing":
+                kind = prompt.get(str(node_id), {}).get("class_type", "?")
+                hints.append(f"fix: node {node_id} ({kind}): its input '{e.get('details')}' is connected to nothing "
+                             "in the prompt the frontend would queue: the node feeding it is muted, or is bypassed "
+                             "and has no connected input of that type to pass on. Un-mute it, connect that input, or "
+                             "wire the input past it in the editor.")
+    return hints
 
 
 def run(opts: argparse.Namespace) -> int:
@@ -145,8 +162,8 @@ def run(opts: argparse.Namespace) -> int:
     try:
         with open(opts.workflow) as f:
             workflow = json.load(f)
-    except (OSError, ValueError) as e:
-        say(f"error: cannot read workflow {opts.workflow!r}: {e}")
+    except (OSError, ValueError, RecursionError) as e:
+        say(f"error: cannot read workflow {opts.workflow!r}: {str(e)[:300]}")
         return 2
     import torch
     cpu = opts.cpu or not torch.cuda.is_available()
@@ -177,6 +194,8 @@ def run(opts: argparse.Namespace) -> int:
         result = host.run(prompt, client_id="headless")
     except PromptInvalid as e:
         say(f"error: the workflow is not valid:\n  {e}")
+        for hint in missing_input_hints(e, prompt):
+            say(hint)
         return 2
     error = result.error()
     if error is not None:

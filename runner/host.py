@@ -150,7 +150,10 @@ class Host:
             return None
         if hasattr(cls, "GET_NODE_INFO_V1"):
             return cls.GET_NODE_INFO_V1()
-        info = {"input": cls.INPUT_TYPES(), "output": list(getattr(cls, "RETURN_TYPES", ()))}
+        inputs = cls.INPUT_TYPES()
+        info = {"input": inputs, "input_order": {k: list(v) for k, v in inputs.items()},
+                "output": list(getattr(cls, "RETURN_TYPES", ())), "name": kind,
+                "display_name": nodes.NODE_DISPLAY_NAME_MAPPINGS.get(kind, kind)}   # as server.py's node_info
         info["output_name"] = list(getattr(cls, "RETURN_NAMES", None) or info["output"])
         return info
 

@@ -28,9 +28,9 @@ def test_widgets_links_and_control_values():
                    node(2, "Sampler", [5, "randomize", 30, "hello", 0.5], [{"name": "model", "type": "MODEL", "link": 1}])],
                   [[1, 1, 0, 2, 0, "MODEL"]])
     api = to_api(wf, INFO.get, strict=True)
-    assert api == {"1": {"class_type": "Loader", "inputs": {"name": "b.safetensors"}},
+    assert api == {"1": {"class_type": "Loader", "inputs": {"name": "b.safetensors"}, "_meta": {"title": "Loader"}},
                    "2": {"class_type": "Sampler", "inputs": {"seed": 5, "steps": 30, "name": "hello", "extra": 0.5,
-                                                              "model": ["1", 0]}}}
+                                                              "model": ["1", 0]}, "_meta": {"title": "Sampler"}}}
 
 
 def test_reroute_bypass_mute_primitive_and_notes():
@@ -39,7 +39,7 @@ def test_reroute_bypass_mute_primitive_and_notes():
         node(2, "Reroute", inputs=[{"name": "", "type": "*", "link": 1}]),
         node(3, "Filter", [0.3], [{"name": "model", "type": "MODEL", "link": 2}], mode=4,
              outputs=[{"name": "MODEL", "type": "MODEL"}]),
-        node(4, "PrimitiveNode", [1234]),
+        node(4, "PrimitiveNode", [1234], outputs=[{"name": "INT", "type": "INT", "links": [4], "widget": {"name": "seed"}}]),
         node(5, "Sampler", [0, "fixed", 4, "x"], [{"name": "model", "type": "MODEL", "link": 3},
                                                   {"name": "seed", "type": "INT", "widget": {"name": "seed"}, "link": 4}]),
         node(6, "Filter", [1.0], [{"name": "model", "type": "MODEL", "link": None}], mode=2),
