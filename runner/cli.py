@@ -50,6 +50,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     c.add_argument("destination", help="the .safetensors file to write")
     c.add_argument("--dtype", choices=["fp16", "bf16", "fp32", "keep"], default="fp16",
                    help="weight precision of the written file (default fp16)")
+    from ..train.cli import add_commands
+    add_commands(sub)
     return p.parse_args(argv)
 
 
@@ -218,4 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         return run(opts)
     if opts.command == "convert":
         return convert(opts)
+    if opts.command in ("train", "import-coco"):
+        from ..train.cli import run_command
+        return run_command(opts)
     return 2
