@@ -38,9 +38,7 @@ def tiny_model(unet_config: dict | None = None, seed: int = 0, device: torch.dev
     config = comfy.supported_models.SD15(dict(unet_config or TINY_UNET))
     config.set_inference_dtype(torch.float32, None)
     model = comfy.model_base.BaseModel(config, model_type=comfy.model_base.ModelType.EPS, device="cpu")
-    state = _randomize_meta(model.diffusion_model, seed)
-    state = {k: (torch.zeros_like(v) if k.startswith("out.2.") else v) for k, v in state.items()}  # zero last conv
-    model.diffusion_model.load_state_dict(state)
+    model.diffusion_model.load_state_dict(_randomize_meta(model.diffusion_model, seed))
     model.diffusion_model.to(device)
     return comfy.model_patcher.ModelPatcher(model, load_device=torch.device(device), offload_device=torch.device("cpu"))
 
