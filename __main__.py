@@ -1,4 +1,5 @@
-"""``python -m gligen_grounding run WORKFLOW.json`` (or ``python path/to/this/folder run ...``)."""
+"""``python -m gligen_grounding run WORKFLOW.json`` (or ``python path/to/this/folder run ...``); also
+``convert``, ``train CONFIG`` and ``import-coco``."""
 import importlib.util
 import os
 import sys

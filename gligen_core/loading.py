@@ -61,7 +61,8 @@ def load_adapter(path: str) -> LoadedAdapter:
     return adapter_from_tensors(tensors, os.path.basename(os.path.normpath(path)))
 
 
-def save_adapter(adapter: GLIGENAdapter, path: str) -> None:
-    """Write ``adapter`` in the ComfyUI pruned layout (safetensors), loadable by core ComfyUI too."""
+def save_adapter(adapter: GLIGENAdapter, path: str, metadata: dict[str, str] | None = None) -> None:
+    """Write ``adapter`` in the ComfyUI pruned layout (safetensors), loadable by core ComfyUI too;
+    ``metadata`` goes into the file's header."""
     from safetensors.torch import save_file
-    save_file({k: v.contiguous() for k, v in adapter.canonical_state_dict().items()}, path)
+    save_file({k: v.detach().contiguous() for k, v in adapter.canonical_state_dict().items()}, path, metadata=metadata)

@@ -55,6 +55,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                                        "GLIGENTextBoxApply nodes with this pack's nodes (core-compatible settings)")
     m.add_argument("source", help="the workflow .json saved from ComfyUI's editor")
     m.add_argument("destination", help="the migrated workflow .json to write")
+    from ..train.cli import add_commands
+    add_commands(sub)
     return p.parse_args(argv)
 
 
@@ -244,4 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     if opts.command == "migrate":
         from .migrate import main as migrate_main
         return migrate_main(opts.source, opts.destination, say)
+    if opts.command in ("train", "import-coco"):
+        from ..train.cli import run_command
+        return run_command(opts)
     return 2
