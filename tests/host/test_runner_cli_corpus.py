@@ -80,3 +80,25 @@ def test_previews_of_subgraph_nodes_get_file_names_valid_on_every_os(host, tmp_p
     assert previews and all(p.startswith("preview_node12-3_") for p in previews), written
     assert all(not set(os.path.basename(p)) & set(':<>"/\\|?*') for p in written)
     assert all(os.path.isfile(p) for p in written)
+
+
+BROKEN = {
+    "not_a_workflow.json": "[1, 2, 3]",
+    "truncated.json": '{"nodes": [{"id": 1, "type": "KSampler"',
+    "node_without_type.json": '{"nodes": [{"id": 1}], "links": []}',
+    "schema1_bad_link.json": '{"version": 1, "nodes": [{"id": 1, "type": "Note"}], "links": [{"id": 1}]}',
+    "api_bad_class.json": '{"1": {"class_type": 5, "inputs": {}}}',
+    "api_bad_link.json": '{"1": {"class_type": "VAEDecode", "inputs": {"samples": ["2", 0, 1]}}}',
+    "bad_subgraph.json": '{"nodes": [{"id": 1, "type": "sg"}], "definitions": {"subgraphs": [{"id": "sg"}]}}',
+    "deep.json": "[" * 100000 + "]" * 100000,
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_a_broken_file_is_a_clear_error_never_a_traceback(host, run_cli, capsys, tmp_path, name):
+    path = tmp_path / name
+    path.write_text(BROKEN[name])
+    capsys.readouterr()
+    code = cli.main(["run", str(path), *ARGS, "--comfyui", host.comfy_path])
+    out = capsys.readouterr().out
+    assert code == 2 and "error: " in out and "Traceback" not in out, out
