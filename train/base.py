@@ -92,7 +92,6 @@ class FrozenBase:
     @property
     def token_dim(self) -> int:
         """Width of the UNet's context, which is also the width of GLIGEN's tokens (768 SD1.x, 2048 SDXL)."""
-        from ..nodes.model_fit import transformer_blocks
         tb = next(m for m in self.unet.modules() if hasattr(m, "attn2") and hasattr(m, "norm1"))
         return int(tb.attn2.to_k.weight.shape[1])
 

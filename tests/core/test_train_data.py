@@ -136,3 +136,24 @@ def test_a_global_batch_draws_the_same_samples_however_it_is_split():
     draws = [d for step in range(50) for d in one.draws(step, 0, 0)]
     assert 0.35 < sum(d.drop_caption for d in draws) / len(draws) < 0.65
     assert len({d.timestep for d in draws}) > 100
+
+
+def test_the_commands_import_coco_and_refuse_a_bad_config(tmp_path):
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    _image(tmp_path / "a.jpg", 100, 80)
+    (tmp_path / "ann.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 80}],
+        "categories": [{"id": 1, "name": "cat"}],
+        "annotations": [{"image_id": 1, "category_id": 1, "bbox": [5, 5, 30, 30], "iscrowd": 0}]}))
+    out = subprocess.run([sys.executable, root, "import-coco", str(tmp_path / "ann.json"), str(tmp_path),
+                          str(tmp_path / "m.jsonl")], capture_output=True, text=True)
+    assert out.returncode == 0 and "1 rows from 1 images, 1 boxes" in out.stdout, out.stderr
+    rows, _ = read_manifest(str(tmp_path / "m.jsonl"))
+    assert rows[0].phrases == ("cat",) and rows[0].caption == "cat"
+    (tmp_path / "c.json").write_text(json.dumps({"checkpoint": "x", "manifest": "m.jsonl", "output": "o",
+                                                 "batchsize": 4}))
+    bad = subprocess.run([sys.executable, root, "train", str(tmp_path / "c.json")], capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown key(s) 'batchsize'" in bad.stdout

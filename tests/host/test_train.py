@@ -175,7 +175,7 @@ def test_the_written_file_round_trips_through_the_packs_loader(base, manifest, t
     assert result.adapter_path.endswith("mine.safetensors")
     state = torch.load(sorted((tmp_path / "run" / "checkpoints").glob("step_*.pt"))[-1], weights_only=True)["adapter"]
     loaded = load_adapter(result.adapter_path)
-    assert loaded.layout == "ComfyUI pruned"
+    assert loaded.layout == "comfyui-pruned"
     got = loaded.adapter.state_dict()
     assert got.keys() == state.keys() and all(torch.equal(got[k], state[k]) for k in got)
     with safe_open(result.adapter_path, "pt") as f:
