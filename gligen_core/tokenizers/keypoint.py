@@ -1,0 +1,75 @@
+"""The keypoint grounding tokenizer (``position_net`` of ``gligen-generation-keypoint``, GLIGEN spec 2.3).
+
+136 tokens = 8 person slots x 17 COCO keypoints, person-major (token ``17 p + k`` is keypoint k of
+person p). A token's semantic part is a learned identity, ``person_embeddings[p] +
+keypoint_embeddings[k]``; its spatial part is the Fourier embedding of the point's normalised
+``(x, y)``. Where the mask is 0 (absent point or empty person slot) they are replaced by the learned
+``null_person_feature`` and ``null_xy_feature`` (masks blend as floats). Then
+``linears``: (768 + 32) -> 512 -> 512 -> 768 with SiLU. Parameter names are the released ones.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .._ops import CAST_OPS, Ops, _like
+from ..fourier import DEFAULT_FREQS, embedding_dim, fourier_embed
+
+PERSONS = 8          # person slots the released model was trained with
+KEYPOINTS = 17       # COCO keypoints per person
+TOKENS = PERSONS * KEYPOINTS
+
+
+def keypoint_shapes(persons: int = PERSONS, out_dim: int = 768, hidden: int = 512,
+                    fourier_freqs: int = DEFAULT_FREQS) -> dict[str, tuple[int, ...]]:
+    """Every tensor of the tokenizer (names below ``position_net.``) with its shape."""
+    p = embedding_dim(2, fourier_freqs)
+    return {
+        "person_embeddings": (persons, out_dim), "keypoint_embeddings": (KEYPOINTS, out_dim),
+        "null_person_feature": (out_dim,), "null_xy_feature": (p,),
+        "linears.0.weight": (hidden, out_dim + p), "linears.0.bias": (hidden,),
+        "linears.2.weight": (hidden, hidden), "linears.2.bias": (hidden,),
+        "linears.4.weight": (out_dim, hidden), "linears.4.bias": (out_dim,),
+    }
+
+
+class KeypointTokenizer(nn.Module):
+    def __init__(self, persons: int = PERSONS, out_dim: int = 768, hidden: int = 512,
+                 fourier_freqs: int = DEFAULT_FREQS, ops: Ops = CAST_OPS) -> None:
+        super().__init__()
+        self.persons, self.out_dim, self.fourier_freqs = persons, out_dim, fourier_freqs
+        self.position_dim = embedding_dim(2, fourier_freqs)
+        self.person_embeddings = nn.Parameter(torch.zeros(persons, out_dim))
+        self.keypoint_embeddings = nn.Parameter(torch.zeros(KEYPOINTS, out_dim))
+        self.linears = nn.Sequential(
+            ops.Linear(out_dim + self.position_dim, hidden), nn.SiLU(),
+            ops.Linear(hidden, hidden), nn.SiLU(),
+            ops.Linear(hidden, out_dim))
+        self.null_person_feature = nn.Parameter(torch.zeros(out_dim))
+        self.null_xy_feature = nn.Parameter(torch.zeros(self.position_dim))
+
+    @property
+    def tokens(self) -> int:
+        return self.persons * KEYPOINTS
+
+    def forward(self, points: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        """``points [B, persons*17, 2]`` normalised (x, y), ``masks [B, persons*17]`` ->
+        ``[B, persons*17, out_dim]`` in the dtype of ``points``."""
+        b, n, _ = points.shape
+        if n != self.tokens:
+            raise ValueError(f"keypoint tokenizer: got {n} points, expected {self.tokens} "
+                             f"({self.persons} persons x {KEYPOINTS} keypoints)")
+        dtype = points.dtype
+        identity = (_like(self.person_embeddings, points)[:, None, :]
+                    + _like(self.keypoint_embeddings, points)[None, :, :]).reshape(1, n, self.out_dim)
+        m = masks.to(dtype).unsqueeze(-1)
+        identity = identity * m + (1 - m) * _like(self.null_person_feature, points)
+        xy = fourier_embed(points, self.fourier_freqs)
+        xy = xy * m + (1 - m) * _like(self.null_xy_feature, points)
+        return self.linears(torch.cat((identity.expand(b, n, self.out_dim), xy), dim=-1)).to(dtype)
+
+    def null_tokens(self, batch: int = 1, dtype: torch.dtype = torch.float32,
+                    device: torch.device | str = "cpu") -> torch.Tensor:
+        """Tokens of the null input (every point absent): CFG's unconditional branch."""
+        return self(torch.zeros(batch, self.tokens, 2, dtype=dtype, device=device),
+                    torch.zeros(batch, self.tokens, dtype=dtype, device=device))

@@ -1,0 +1,88 @@
+"""The spatial-map grounding tokenizer (``position_net`` of the HED, Canny, depth, normal and semantic
+GLIGEN models, GLIGEN spec 2.4 (a)).
+
+1. the map ``[B, C, H, W]`` is resized to ``resize_input`` square (nearest, as the official code's
+   default ``F.interpolate``);
+2. semantic only: ``in_conv`` (3x3, 152 -> 3) on the one-hot label map;
+3. a ConvNeXt trunk (``convnext_tiny_backbone``) -> ``[B, 768, 8, 8]`` -> 64 tokens, row-major;
+4. where ``mask[b]`` is 0 (no map) every token is the learned ``null_feature``;
+5. plus the learned ``pos_embedding [1, 64, 768]`` (after the null substitution);
+6. ``linears``: 768 -> 512 -> 512 -> 768 with SiLU.
+
+Parameter names are the released ones. The token count is fixed by ``resize_input`` (256 in every
+released config), so a map of any size gives 64 tokens.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._ops import CAST_OPS, Ops, _like
+from ..cast_conv import conv_ctor
+from ..convnext import DOWN_FACTOR, TINY_DEPTHS, TINY_DIMS, ConvNeXtTrunk, trunk_shapes
+
+RESIZE_INPUT = 256     # every released map config
+SEMANTIC_CLASSES = 152  # one-hot channels of the semantic model (ADE20K indices 0..151)
+
+
+def spatial_shapes(depths: Sequence[int] = TINY_DEPTHS, dims: Sequence[int] = TINY_DIMS, out_dim: int = 768,
+                   hidden: int = 512, tokens: int = (RESIZE_INPUT // DOWN_FACTOR) ** 2,
+                   semantic_classes: int | None = None) -> dict[str, tuple[int, ...]]:
+    """Every tensor of the tokenizer (names below ``position_net.``) with its shape; ``semantic_classes``
+    adds the semantic model's ``in_conv``."""
+    c = dims[-1]
+    out = {f"convnext_tiny_backbone.{k}": s for k, s in trunk_shapes(depths, dims, 3).items()}
+    out |= {"pos_embedding": (1, tokens, c), "null_feature": (c,),
+            "linears.0.weight": (hidden, c), "linears.0.bias": (hidden,),
+            "linears.2.weight": (hidden, hidden), "linears.2.bias": (hidden,),
+            "linears.4.weight": (out_dim, hidden), "linears.4.bias": (out_dim,)}
+    if semantic_classes:
+        out |= {"in_conv.weight": (3, semantic_classes, 3, 3), "in_conv.bias": (3,)}
+    return out
+
+
+class SpatialTokenizer(nn.Module):
+    def __init__(self, depths: Sequence[int] = TINY_DEPTHS, dims: Sequence[int] = TINY_DIMS, out_dim: int = 768,
+                 hidden: int = 512, resize_input: int = RESIZE_INPUT, semantic_classes: int | None = None,
+                 ops: Ops = CAST_OPS) -> None:
+        super().__init__()
+        if resize_input % DOWN_FACTOR:
+            raise ValueError(f"resize_input {resize_input} must be a multiple of {DOWN_FACTOR}")
+        self.resize_input, self.out_dim = resize_input, out_dim
+        self.num_tokens = (resize_input // DOWN_FACTOR) ** 2
+        self.semantic_classes = semantic_classes
+        if semantic_classes:
+            self.in_conv = conv_ctor(ops)(semantic_classes, 3, 3, 1, 1)
+        self.convnext_tiny_backbone = ConvNeXtTrunk(3, depths, dims, ops)
+        c = dims[-1]
+        self.pos_embedding = nn.Parameter(torch.zeros(1, self.num_tokens, c))
+        self.linears = nn.Sequential(
+            ops.Linear(c, hidden), nn.SiLU(), ops.Linear(hidden, hidden), nn.SiLU(), ops.Linear(hidden, out_dim))
+        self.null_feature = nn.Parameter(torch.zeros(c))
+
+    @property
+    def in_channels(self) -> int:
+        return self.semantic_classes or 3
+
+    def forward(self, grounding_map: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``grounding_map [B, C, H, W]`` (RGB in [-1, 1], or the one-hot label map), ``mask [B]`` (1 =
+        map given, 0 = null input) -> ``[B, 64, out_dim]``."""
+        b = grounding_map.shape[0]
+        x = F.interpolate(grounding_map, size=(self.resize_input, self.resize_input), mode="nearest")
+        if self.semantic_classes:
+            x = self.in_conv(x)
+        feats = self.convnext_tiny_backbone(x).flatten(2).transpose(1, 2)       # [B, 64, c]
+        m = mask.to(feats.dtype).reshape(b, 1, 1)
+        feats = feats * m + (1 - m) * _like(self.null_feature, feats)
+        return self.linears(feats + _like(self.pos_embedding, feats))
+
+    def null_tokens(self, batch: int = 1, dtype: torch.dtype = torch.float32,
+                    device: torch.device | str = "cpu") -> torch.Tensor:
+        """Tokens of the null input (no map): ``linears(null_feature + pos_embedding)``; the trunk
+        is not run."""
+        null = _like(self.null_feature, torch.empty(0, dtype=dtype, device=device))
+        pos = _like(self.pos_embedding, null)
+        return self.linears((null + pos).expand(batch, -1, -1))
