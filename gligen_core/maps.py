@@ -22,6 +22,10 @@ from .errors import GLIGENError
 MODALITIES = ("hed", "canny", "depth", "normal", "semantic")
 
 
+def map_kind(modality: str) -> str:
+    return f"{modality} map"
+
+
 class MapError(GLIGENError):
     """A map picture that cannot ground a map model."""
 
@@ -42,6 +46,11 @@ class GroundingMap:
     class indices ``[B, H, W]``."""
     modality: str
     data: torch.Tensor
+
+    @property
+    def kind(self) -> str:
+        """The grounding kind a map model of this modality reads (``input_kind`` of its tokenizer)."""
+        return map_kind(self.modality)
 
     @classmethod
     def from_image(cls, modality: str, image: torch.Tensor, field: str, labels: str = "colours") -> "GroundingMap":

@@ -191,3 +191,22 @@ def frames_from_json(text: str, field: str, min_confidence: float = DEFAULT_MIN_
     except json.JSONDecodeError as e:
         raise PoseError(f"{field}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
     return frames_from(data, field, min_confidence)
+
+
+@dataclass(frozen=True)
+class PoseGrounding:
+    """What a conditioning carries for the keypoint model: one pose, or one per latent of the batch."""
+    poses: tuple[Pose, ...]
+    kind = "keypoints"
+
+    def slots(self, persons: int = PERSONS) -> tuple[torch.Tensor, torch.Tensor]:
+        """``points [F, persons*17, 2]`` and ``masks [F, persons*17]`` for the F poses."""
+        pairs = [p.tensors(persons) for p in self.poses]
+        return torch.stack([a for a, _ in pairs]), torch.stack([m for _, m in pairs])
+
+    @property
+    def dropped(self) -> int:
+        return sum(p.dropped for p in self.poses)
+
+    def __len__(self) -> int:
+        return len(self.poses)

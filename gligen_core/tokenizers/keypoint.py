@@ -9,6 +9,8 @@ keypoint_embeddings[k]``; its spatial part is the Fourier embedding of the point
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -33,7 +35,17 @@ def keypoint_shapes(persons: int = PERSONS, out_dim: int = 768, hidden: int = 51
     }
 
 
+KIND = "keypoint"
+
+
 class KeypointTokenizer(nn.Module):
+    """``kind``, ``input_kind``, ``tokens`` and ``null_tokens`` follow the tokenizer protocol of
+    ``gligen_core.tokenizers`` (the grounding it reads is a ``pose.PoseGrounding``)."""
+
+    kind = KIND
+    input_kind = "keypoints"
+    extra_channels = 0
+
     def __init__(self, persons: int = PERSONS, out_dim: int = 768, hidden: int = 512,
                  fourier_freqs: int = DEFAULT_FREQS, ops: Ops = CAST_OPS) -> None:
         super().__init__()
@@ -49,15 +61,15 @@ class KeypointTokenizer(nn.Module):
         self.null_xy_feature = nn.Parameter(torch.zeros(self.position_dim))
 
     @property
-    def tokens(self) -> int:
+    def num_tokens(self) -> int:
         return self.persons * KEYPOINTS
 
     def forward(self, points: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         """``points [B, persons*17, 2]`` normalised (x, y), ``masks [B, persons*17]`` ->
         ``[B, persons*17, out_dim]`` in the dtype of ``points``."""
         b, n, _ = points.shape
-        if n != self.tokens:
-            raise ValueError(f"keypoint tokenizer: got {n} points, expected {self.tokens} "
+        if n != self.num_tokens:
+            raise ValueError(f"keypoint tokenizer: got {n} points, expected {self.num_tokens} "
                              f"({self.persons} persons x {KEYPOINTS} keypoints)")
         dtype = points.dtype
         identity = (_like(self.person_embeddings, points)[:, None, :]
@@ -71,5 +83,17 @@ class KeypointTokenizer(nn.Module):
     def null_tokens(self, batch: int = 1, dtype: torch.dtype = torch.float32,
                     device: torch.device | str = "cpu") -> torch.Tensor:
         """Tokens of the null input (every point absent): CFG's unconditional branch."""
-        return self(torch.zeros(batch, self.tokens, 2, dtype=dtype, device=device),
-                    torch.zeros(batch, self.tokens, dtype=dtype, device=device))
+        return self(torch.zeros(batch, self.num_tokens, 2, dtype=dtype, device=device),
+                    torch.zeros(batch, self.num_tokens, dtype=dtype, device=device))
+
+    def tokens(self, grounding: Any | None, device: torch.device | str, dtype: torch.dtype) -> torch.Tensor:
+        """Tokens ``[1 or N, 136, C]`` of a ``PoseGrounding`` (one pose, or one per latent); None: null."""
+        if grounding is None:
+            return self.null_tokens(1, dtype, device)
+        points, masks = grounding.slots(self.persons)
+        with torch.no_grad():
+            return self(points.to(device, dtype), masks.to(device, dtype))
+
+    def first_conv_input(self, grounding: Any | None, size: tuple[int, int], device: torch.device | str,
+                         dtype: torch.dtype) -> torch.Tensor | None:
+        return None

@@ -14,7 +14,7 @@ released config), so a map of any size gives 64 tokens.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +23,8 @@ from torch import nn
 from .._ops import CAST_OPS, Ops, _like
 from ..cast_conv import conv_ctor
 from ..convnext import DOWN_FACTOR, TINY_DEPTHS, TINY_DIMS, ConvNeXtTrunk, trunk_shapes
+from ..downsamplers import DOWNSAMPLERS, MapDownsampler
+from ..maps import map_kind
 
 RESIZE_INPUT = 256     # every released map config
 SEMANTIC_CLASSES = 152  # one-hot channels of the semantic model (ADE20K indices 0..151)
@@ -86,3 +88,35 @@ class SpatialTokenizer(nn.Module):
         null = _like(self.null_feature, torch.empty(0, dtype=dtype, device=device))
         pos = _like(self.pos_embedding, null)
         return self.linears((null + pos).expand(batch, -1, -1))
+
+
+class MapGroundingNet(SpatialTokenizer):
+    """A map model's ``position_net`` and its ``downsample_net`` (the extra first-conv channels) in one
+    module, as the tokenizer protocol of ``gligen_core.tokenizers`` wants them: ``kind`` is the
+    modality, ``input_kind`` the ``GroundingMap.kind`` it reads."""
+
+    def __init__(self, modality: str, depths: Sequence[int] = TINY_DEPTHS, dims: Sequence[int] = TINY_DIMS,
+                 out_dim: int = 768, hidden: int = 512, resize_input: int = RESIZE_INPUT, ops: Ops = CAST_OPS) -> None:
+        spec = DOWNSAMPLERS[modality]
+        super().__init__(depths, dims, out_dim, hidden, resize_input,
+                         SEMANTIC_CLASSES if modality == "semantic" else None, ops)
+        self.kind = modality
+        self.input_kind = map_kind(modality)
+        self.extra_channels = spec.out_channels
+        self.downsample_net = MapDownsampler(spec, ops)
+
+    def tokens(self, grounding: Any | None, device: torch.device | str, dtype: torch.dtype) -> torch.Tensor:
+        """Tokens ``[1 or N, 64, C]`` of a ``GroundingMap`` (one map, or one per latent); None: null."""
+        if grounding is None:
+            return self.null_tokens(1, dtype, device)
+        x = grounding.tokenizer_input(self.resize_input).to(device, dtype)
+        with torch.no_grad():
+            return self(x, torch.ones(x.shape[0], device=device, dtype=dtype))
+
+    def first_conv_input(self, grounding: Any | None, size: tuple[int, int], device: torch.device | str,
+                         dtype: torch.dtype) -> torch.Tensor | None:
+        """The downsampled map ``[1 or N, extra_channels, h, w]`` for a latent of ``size``."""
+        if grounding is None:
+            return torch.zeros(1, self.extra_channels, *size, device=device, dtype=dtype)
+        with torch.no_grad():
+            return self.downsample_net(grounding.downsampler_input(size).to(device, dtype), size)

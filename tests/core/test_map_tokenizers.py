@@ -241,3 +241,44 @@ def test_downsampler_output_matches_any_latent_size(modality):
     x = torch.rand(1, spec.in_channels if modality == "semantic" else 3, 600, 400) * 2 - 1
     with torch.no_grad():
         assert down(x, (75, 50)).shape == (1, spec.out_channels, 75, 50)
+
+
+# --- the families as the runtime sees them ----------------------------------------------------------
+
+def test_keypoint_tokens_of_a_pose_grounding_equal_the_official_forward_on_its_slots():
+    from gligen_pack.gligen_core.pose import PoseGrounding, frames_from
+    sd = random_state(KEYPOINT_FILE, 11)
+    tok = KeypointTokenizer()
+    tok.load_state_dict(sd)
+    flat = [0.0] * 54
+    flat[0:3] = [32.0, 16.0, 1.0]                      # the nose, on a 64x64 canvas
+    (pose,) = frames_from({"people": [{"pose_keypoints_2d": flat}], "canvas_width": 64, "canvas_height": 64}, "p")
+    out = tok.tokens(PoseGrounding((pose,)), "cpu", torch.float32)
+    points, masks = torch.zeros(1, 136, 2), torch.zeros(1, 136)
+    points[0, 0], masks[0, 0] = torch.tensor([0.5, 0.25]), 1
+    assert out.shape == (1, 136, 768) and rel_err(out, official_keypoints(sd, points, masks)) < 1e-5
+    assert torch.equal(tok.tokens(None, "cpu", torch.float32), tok.null_tokens(1))
+    assert tok.first_conv_input(None, (8, 8), "cpu", torch.float32) is None
+
+
+@pytest.mark.parametrize("modality", ["depth", "semantic"])
+def test_a_map_family_holds_tokenizer_and_downsampler_under_the_released_names(modality):
+    from gligen_pack.gligen_core.maps import GroundingMap
+    from gligen_pack.gligen_core.tokenizers.spatial import MapGroundingNet
+    net = MapGroundingNet(modality, depths=(1, 1, 1, 1), dims=(8, 8, 8, 16), out_dim=16, hidden=8)
+    names = set(net.state_dict())
+    assert {k for k in names if k.startswith("downsample_net.")} == {
+        f"downsample_net.{k}" for k in downsampler_shapes(DOWNSAMPLERS[modality])}
+    assert net.kind == modality and net.input_kind == f"{modality} map"
+    assert net.extra_channels == 8
+    img = torch.rand(2, 96, 64, 3, generator=torch.Generator().manual_seed(12))
+    if modality == "semantic":                           # a 2-class colour segmentation
+        img = torch.where(img[..., :1] > 0.5, torch.tensor([120, 120, 120]) / 255, torch.tensor([6, 230, 230]) / 255)
+    g = GroundingMap.from_image(modality, img, "map")
+    toks = net.tokens(g, "cpu", torch.float32)
+    x = g.tokenizer_input()
+    assert toks.shape == (2, 64, 16) and torch.equal(toks, net(x, torch.ones(2)))
+    extra = net.first_conv_input(g, (12, 8), "cpu", torch.float32)
+    assert extra.shape == (2, 8, 12, 8)
+    assert torch.equal(extra, net.downsample_net(g.downsampler_input((12, 8)), (12, 8)))
+    assert torch.equal(net.tokens(None, "cpu", torch.float32), net.null_tokens(1))
