@@ -71,6 +71,17 @@ class GroundingMap:
     def size(self) -> tuple[int, int]:
         return int(self.data.shape[-2]), int(self.data.shape[-1])
 
+    def within(self, x0: float, y0: float, x1: float, y1: float) -> "GroundingMap":
+        """The part of the map under the crop ``[x0, y0, x1, y1]`` of the canvas (area conditioning)."""
+        if (x0, y0, x1, y1) == (0.0, 0.0, 1.0, 1.0):
+            return self
+        if not (0.0 <= x0 < x1 <= 1.0 and 0.0 <= y0 < y1 <= 1.0):
+            raise ValueError(f"crop {[x0, y0, x1, y1]} is not inside the canvas")
+        h, w = self.size
+        r0, r1 = int(y0 * h), max(int(y0 * h) + 1, round(y1 * h))
+        c0, c1 = int(x0 * w), max(int(x0 * w) + 1, round(x1 * w))
+        return GroundingMap(self.modality, self.data[..., r0:r1, c0:c1])
+
     def tokenizer_input(self, resize_input: int = 256) -> torch.Tensor:
         """What the tokenizer reads: the map (semantic: one-hot at ``resize_input``)."""
         if self.modality == "semantic":

@@ -208,5 +208,27 @@ class PoseGrounding:
     def dropped(self) -> int:
         return sum(p.dropped for p in self.poses)
 
+    def within(self, x0: float, y0: float, x1: float, y1: float) -> "PoseGrounding":
+        """The poses as seen from the crop ``[x0, y0, x1, y1]`` of the canvas (area conditioning): points
+        mapped into the crop, points outside it absent, people with no point left out."""
+        if (x0, y0, x1, y1) == (0.0, 0.0, 1.0, 1.0):
+            return self
+        if not (0.0 <= x0 < x1 <= 1.0 and 0.0 <= y0 < y1 <= 1.0):
+            raise ValueError(f"crop {[x0, y0, x1, y1]} is not inside the canvas")
+        w, h = x1 - x0, y1 - y0
+
+        def inside(p: Point | None) -> Point | None:
+            if p is None:
+                return None
+            q = ((p[0] - x0) / w, (p[1] - y0) / h)
+            return q if 0.0 <= q[0] <= 1.0 and 0.0 <= q[1] <= 1.0 else None
+
+        poses = []
+        for pose in self.poses:
+            people = [Person(tuple(inside(p) for p in person.points)) for person in pose.people]
+            poses.append(Pose(tuple(p for p in people if p.present()), max(1, round(pose.width * w)),
+                              max(1, round(pose.height * h)), pose.dropped))
+        return PoseGrounding(tuple(poses))
+
     def __len__(self) -> int:
         return len(self.poses)

@@ -82,3 +82,13 @@ def test_a_map_at_512_gives_the_official_extra_channels_for_a_64_latent():
 def test_a_tensor_that_is_no_image_is_an_error(bad):
     with pytest.raises(MapError, match=r"map: expected an IMAGE"):
         GroundingMap.from_image("depth", bad, "map")
+
+
+def test_a_map_seen_from_a_crop_is_that_part_of_the_map():
+    img = torch.rand(1, 40, 80, 3)
+    m = GroundingMap.from_image("depth", img, "map")
+    assert m.within(0.0, 0.0, 1.0, 1.0) is m
+    part = m.within(0.5, 0.25, 1.0, 1.0)
+    assert torch.equal(part.data, m.data[..., 10:40, 40:80])
+    sem = GroundingMap.from_image("semantic", torch.zeros(1, 40, 80, 3), "labels").within(0.0, 0.0, 0.25, 0.5)
+    assert sem.data.shape == (1, 20, 20)

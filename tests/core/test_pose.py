@@ -119,3 +119,21 @@ def test_the_preview_draws_each_person_in_its_own_colour_on_the_canvas_aspect():
     assert drawn[200, 550]
     colours = {tuple((img[0, y, x] * 255).round().int().tolist()) for y, x in ((200, 550), (40, 80))}   # + the first person's nose-right eye line
     assert len(colours) == 2
+
+
+def test_a_pose_seen_from_a_crop_maps_points_into_it_and_leaves_the_rest_out():
+    from gligen_pack.gligen_core.pose import PoseGrounding
+    left = person({"nose": (20.0, 10.0, 1.0), "r_wrist": (60.0, 30.0, 1.0)})     # in the left half, then not
+    right = person({"nose": (150.0, 50.0, 1.0)})                                   # in the right half only
+    (pose,) = frames_from({"people": [left, right], "canvas_width": 200, "canvas_height": 100}, "pose")
+    g = PoseGrounding((pose,))
+    assert g.within(0.0, 0.0, 1.0, 1.0) is g
+    crop = g.within(0.0, 0.0, 0.5, 1.0)                                            # the left half
+    (p,) = crop.poses
+    assert len(p.people) == 1 and (p.width, p.height) == (100, 100)
+    points, masks = crop.slots()
+    torch.testing.assert_close(points[0, 0], torch.tensor([0.2, 0.1]))             # nose: 20/100, 10/100
+    torch.testing.assert_close(points[0, 10], torch.tensor([0.6, 0.3]))            # right wrist, COCO 10
+    assert masks[0].sum() == 2
+    with pytest.raises(ValueError):
+        g.within(0.5, 0.0, 0.5, 1.0)
