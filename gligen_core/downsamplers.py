@@ -42,6 +42,9 @@ DOWNSAMPLERS: dict[str, DownsamplerSpec] = {
     "normal": DownsamplerSpec("normal", 3, 4, 8, False, "bicubic"),
     "semantic": DownsamplerSpec("semantic", 152, 16, 8, False, "nearest"),
 }
+# The Canny and depth models' downsamplers are the same module with the same shapes, so a file does not
+# say which of the two it is; both read a grey map the same way. The pack runs them as one modality.
+DOWNSAMPLERS["canny-depth"] = DownsamplerSpec("canny-depth", 1, 4, 8, True, "bicubic")
 
 
 def downsampler_shapes(spec: DownsamplerSpec) -> dict[str, tuple[int, ...]]:

@@ -19,7 +19,7 @@ import torch
 from .ade20k import label_classes, one_hot
 from .errors import GLIGENError
 
-MODALITIES = ("hed", "canny", "depth", "normal", "semantic")
+MODALITIES = ("hed", "canny", "depth", "canny-depth", "normal", "semantic")
 
 
 def map_kind(modality: str) -> str:

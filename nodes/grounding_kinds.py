@@ -11,6 +11,8 @@ from ..gligen_core import GLIGENError
 BOXES = "boxes"
 KEYPOINTS = "keypoints"
 MAP_SUFFIX = " map"
+MAP_NAMES = {"hed": "HED edge", "canny": "Canny edge", "depth": "depth", "canny-depth": "Canny edge or depth",
+             "normal": "surface normal", "semantic": "ADE20K semantic"}
 
 
 def input_kind_of(adapter) -> str:
@@ -28,7 +30,8 @@ def how_to_feed(kind: str) -> str:
     if kind == KEYPOINTS:
         return "a pose through GroundingPose (POSE_KEYPOINT from an OpenPose/DWPose preprocessor, or pose JSON)"
     if kind.endswith(MAP_SUFFIX):
-        return (f"a {kind} through GroundingMap (an IMAGE from a {kind.removesuffix(MAP_SUFFIX)} preprocessor)")
+        name = MAP_NAMES.get(kind.removesuffix(MAP_SUFFIX), kind.removesuffix(MAP_SUFFIX))
+        return f"a {name} map through GroundingMap (an IMAGE from a {name} preprocessor)"
     return "boxes through GroundingBoxes and GroundingEncoder"
 
 
