@@ -14,6 +14,7 @@ import torch
 from .adapter import GLIGENAdapter
 from .files import Tensors, read_tensors
 from .layouts import FUSER_SHAPES, check_layout
+from .tokenizers.text_box import KIND as TEXT_BOX
 
 
 @dataclass
@@ -33,6 +34,8 @@ def adapter_from_tensors(tensors: Tensors, name: str) -> LoadedAdapter:
     state = {f"fusers.{pos.module_key}.{param}": t.reshape(FUSER_SHAPES[param](shape.fusers[pos], shape.token_dim))
              for pos, group in checked.fusers.items() for param, (_, t) in group.items()}
     state.update({f"position_net.{param}": t for param, (_, t) in checked.tokenizer.items()})
+    if checked.first_conv is not None:
+        state["first_conv.weight"] = checked.first_conv[1]
     with torch.device("meta"):
         adapter = GLIGENAdapter(shape)
     adapter.load_state_dict(state, strict=True, assign=True)
@@ -49,7 +52,8 @@ def check_file(path: str) -> str:
     if tensors is None:
         return "PyTorch checkpoint (checked when loaded)"
     loaded = adapter_from_tensors(tensors, tensors.source)
-    return (f"{loaded.adapter.family}, {len(loaded.adapter.positions())} fusers, {loaded.layout} layout"
+    kind = "" if loaded.adapter.kind == TEXT_BOX else f" {loaded.adapter.kind}"
+    return (f"{loaded.adapter.family}{kind}, {len(loaded.adapter.positions())} fusers, {loaded.layout} layout"
             + (" (sharded)" if tensors.sharded else ""))
 
 

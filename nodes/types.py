@@ -12,6 +12,8 @@ GroundingBoxesIO = io.Custom("GROUNDING_BOXES")
 # Key of the ``Grounding`` a GroundingEncoder attaches to a conditioning. Deliberately not core's
 # ``gligen`` key: core's sampler would try to run its own GLIGEN with it.
 GROUNDING_KEY = "gligen_grounding"
+# Key of the ``InpaintInput`` GLIGENInpaint attaches to the positive and negative conditionings.
+INPAINT_KEY = "gligen_inpaint"
 # Key under which a patched model's extra weights ride with the UNet, and our wrapper's key.
 PATCH_KEY = "gligen_pack"
 
