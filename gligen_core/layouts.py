@@ -54,10 +54,7 @@ FUSER_SHAPES: dict[str, Callable[[int, int], Shape]] = {
 
 # Tokenizer tensors of GLIGEN families this version does not run (no entry in ``tokenizers.FAMILIES``),
 # with what they are. A family registered there is matched first.
-OTHER_MODALITIES = {
-    "person_embeddings": "a keypoint GLIGEN (gligen-generation-keypoint)",
-    "convnext_tiny_backbone.": "a spatial-map GLIGEN (HED / Canny / depth / normal / semantic)",
-}
+OTHER_MODALITIES: dict[str, str] = {}
 FIRST_CONV = re.compile(r"^(?:unet\.|model\.diffusion_model\.|diffusion_model\.|model\.)?"
                         r"(input_blocks\.0\.0|conv_in)\.weight$")
 
@@ -223,16 +220,21 @@ def shape_of(g: "Gathered", problems: list[str]) -> AdapterShape | None:
     _check_group(g.family.expected(t), tok, problems, "position_net")
     problems.extend(f"fusers read {c}-d tokens but position_net makes {t.out_dim}-d tokens"
                     for c in sorted(token_dims - {t.out_dim}))
-    first_conv = first_conv_shape(g, problems)
+    first_conv = first_conv_shape(g, problems, t)
     return AdapterShape(widths, t.out_dim, t, g.family.kind, first_conv)
 
 
-def first_conv_shape(g: "Gathered", problems: list[str]) -> FirstConvShape | None:
+def first_conv_shape(g: "Gathered", problems: list[str], family_shape=None) -> FirstConvShape | None:
     """The widened first conv's channels: ``4`` latent + the family's + 5 for inpainting."""
+    family_channels = g.family.extra_channels if g.family else 0
+    family_channels = getattr(family_shape, "extra_channels", family_channels)   # per file (map models)
     if g.first_conv is None:
+        if family_channels:
+            problems.append(f"missing tensor 'input_blocks.0.0.weight': {g.family.title} widens the UNet's first "
+                            f"conv by {family_channels} input channel{'s' if family_channels > 1 else ''} (shape "
+                            f"[width, {LATENT_CHANNELS + family_channels}, 3, 3])")
         return None
     key, t = g.first_conv
-    family_channels = g.family.extra_channels if g.family else 0
     rest = int(t.shape[1]) - LATENT_CHANNELS - family_channels
     if t.ndim != 4 or t.shape[2] != t.shape[3] or rest not in (0, INPAINT_CHANNELS):
         raise GLIGENFileError(

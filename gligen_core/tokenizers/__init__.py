@@ -24,10 +24,11 @@ from .base import MAX_OBJECTS, FamilyLayout, GroundingTokenizer, TokenizerBase
 from .text_box import TextBoxTokenizer, TokenizerShape
 from .text_image import TextImageTokenizer
 
-from . import text_box, text_image
+from . import keypoint, spatial, text_box, text_image
 
 # kind -> layout entry, in the order files are matched against the families' markers.
-FAMILIES: dict[str, FamilyLayout] = {f.kind: f for f in (text_box.LAYOUT, text_image.LAYOUT)}
+FAMILIES: dict[str, FamilyLayout] = {f.kind: f for f in (text_box.LAYOUT, text_image.LAYOUT, keypoint.LAYOUT,
+                                                         spatial.LAYOUT)}
 
 __all__ = ["FAMILIES", "FamilyLayout", "GroundingTokenizer", "MAX_OBJECTS", "TextBoxTokenizer", "TextImageTokenizer",
            "TokenizerBase", "TokenizerShape"]

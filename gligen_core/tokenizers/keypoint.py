@@ -9,6 +9,7 @@ keypoint_embeddings[k]``; its spatial part is the Fourier embedding of the point
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -16,6 +17,7 @@ from torch import nn
 
 from .._ops import CAST_OPS, Ops, _like
 from ..fourier import DEFAULT_FREQS, embedding_dim, fourier_embed
+from .base import FamilyLayout, Shape, TokenizerBase
 
 PERSONS = 8          # person slots the released model was trained with
 KEYPOINTS = 17       # COCO keypoints per person
@@ -38,7 +40,7 @@ def keypoint_shapes(persons: int = PERSONS, out_dim: int = 768, hidden: int = 51
 KIND = "keypoint"
 
 
-class KeypointTokenizer(nn.Module):
+class KeypointTokenizer(TokenizerBase):
     """``kind``, ``input_kind``, ``tokens`` and ``null_tokens`` follow the tokenizer protocol of
     ``gligen_core.tokenizers`` (the grounding it reads is a ``pose.PoseGrounding``)."""
 
@@ -97,3 +99,45 @@ class KeypointTokenizer(nn.Module):
     def first_conv_input(self, grounding: Any | None, size: tuple[int, int], device: torch.device | str,
                          dtype: torch.dtype) -> torch.Tensor | None:
         return None
+
+
+@dataclass(frozen=True)
+class KeypointShape:
+    persons: int
+    out_dim: int
+    hidden: int
+    fourier_freqs: int
+
+    @property
+    def in_dim(self) -> int:
+        """The semantic part's width (the learned person + keypoint identity)."""
+        return self.out_dim
+
+
+def read_keypoint_shape(shapes: dict[str, Shape], problems: list[str]) -> KeypointShape | None:
+    """Sizes from ``person_embeddings [persons, C]``, ``null_xy_feature [4 * freqs]`` and the MLP."""
+    need = {"person_embeddings": 2, "null_xy_feature": 1, "linears.0.weight": 2, "linears.4.weight": 2}
+    for q, ndim in need.items():
+        if q not in shapes:
+            problems.append(f"missing tensor 'position_net.{q}'")
+        elif len(shapes[q]) != ndim:
+            problems.append(f"tensor 'position_net.{q}' has shape {list(shapes[q])}, expected {ndim} dimensions")
+    if any(q not in shapes or len(shapes[q]) != n for q, n in need.items()):
+        return None
+    p = shapes["null_xy_feature"][0]
+    if p % 4:
+        problems.append(f"tensor 'position_net.null_xy_feature' has {p} entries; a Fourier point embedding has a "
+                        f"multiple of 4 (x, y x sin/cos)")
+        return None
+    persons, c = shapes["person_embeddings"]
+    return KeypointShape(persons, c, shapes["linears.0.weight"][0], p // 4)
+
+
+LAYOUT = FamilyLayout(
+    kind=KIND,
+    title="a keypoint GLIGEN (gligen-generation-keypoint)",
+    markers=("person_embeddings", "keypoint_embeddings", "null_person_feature", "null_xy_feature"),
+    read_shape=read_keypoint_shape,
+    expected=lambda t: keypoint_shapes(t.persons, t.out_dim, t.hidden, t.fourier_freqs),
+    build=lambda t, ops: KeypointTokenizer(t.persons, t.out_dim, t.hidden, t.fourier_freqs, ops),
+)

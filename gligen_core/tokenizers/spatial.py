@@ -14,6 +14,8 @@ released config), so a map of any size gives 64 tokens.
 """
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import torch
@@ -22,9 +24,10 @@ from torch import nn
 
 from .._ops import CAST_OPS, Ops, _like
 from ..cast_conv import conv_ctor
-from ..convnext import DOWN_FACTOR, TINY_DEPTHS, TINY_DIMS, ConvNeXtTrunk, trunk_shapes
-from ..downsamplers import DOWNSAMPLERS, MapDownsampler
+from ..convnext import DOWN_FACTOR, TINY_DEPTHS, TINY_DIMS, ConvNeXtTrunk, trunk_shape, trunk_shapes
+from ..downsamplers import DOWNSAMPLERS, MapDownsampler, downsampler_shapes
 from ..maps import map_kind
+from .base import FamilyLayout, Shape, TokenizerBase
 
 RESIZE_INPUT = 256     # every released map config
 SEMANTIC_CLASSES = 152  # one-hot channels of the semantic model (ADE20K indices 0..151)
@@ -46,7 +49,7 @@ def spatial_shapes(depths: Sequence[int] = TINY_DEPTHS, dims: Sequence[int] = TI
     return out
 
 
-class SpatialTokenizer(nn.Module):
+class SpatialTokenizer(TokenizerBase):
     def __init__(self, depths: Sequence[int] = TINY_DEPTHS, dims: Sequence[int] = TINY_DIMS, out_dim: int = 768,
                  hidden: int = 512, resize_input: int = RESIZE_INPUT, semantic_classes: int | None = None,
                  ops: Ops = CAST_OPS) -> None:
@@ -90,17 +93,23 @@ class SpatialTokenizer(nn.Module):
         return self.linears((null + pos).expand(batch, -1, -1))
 
 
+KIND = "spatial-map"
+TRUNK = "convnext_tiny_backbone."
+
+
 class MapGroundingNet(SpatialTokenizer):
     """A map model's ``position_net`` and its ``downsample_net`` (the extra first-conv channels) in one
-    module, as the tokenizer protocol of ``gligen_core.tokenizers`` wants them: ``kind`` is the
-    modality, ``input_kind`` the ``GroundingMap.kind`` it reads."""
+    module, as the tokenizer protocol of ``gligen_core.tokenizers`` wants them: ``modality`` says which
+    map, ``input_kind`` is the ``GroundingMap.kind`` it reads."""
+
+    kind = KIND
 
     def __init__(self, modality: str, depths: Sequence[int] = TINY_DEPTHS, dims: Sequence[int] = TINY_DIMS,
                  out_dim: int = 768, hidden: int = 512, resize_input: int = RESIZE_INPUT, ops: Ops = CAST_OPS) -> None:
         spec = DOWNSAMPLERS[modality]
         super().__init__(depths, dims, out_dim, hidden, resize_input,
                          SEMANTIC_CLASSES if modality == "semantic" else None, ops)
-        self.kind = modality
+        self.modality = modality
         self.input_kind = map_kind(modality)
         self.extra_channels = spec.out_channels
         self.downsample_net = MapDownsampler(spec, ops)
@@ -120,3 +129,80 @@ class MapGroundingNet(SpatialTokenizer):
             return torch.zeros(1, self.extra_channels, *size, device=device, dtype=dtype)
         with torch.no_grad():
             return self.downsample_net(grounding.downsampler_input(size).to(device, dtype), size)
+
+
+@dataclass(frozen=True)
+class MapShape:
+    modality: str               # "hed", "canny-depth", "normal" or "semantic", read off the tensors
+    depths: tuple[int, ...]
+    dims: tuple[int, ...]
+    out_dim: int
+    hidden: int
+    resize_input: int
+
+    @property
+    def in_dim(self) -> int:
+        """The semantic part's width: the trunk's feature."""
+        return self.dims[-1]
+
+    @property
+    def extra_channels(self) -> int:
+        return DOWNSAMPLERS[self.modality].out_channels
+
+    def expected(self) -> dict[str, Shape]:
+        tokens = (self.resize_input // DOWN_FACTOR) ** 2
+        out = spatial_shapes(self.depths, self.dims, self.out_dim, self.hidden, tokens,
+                             SEMANTIC_CLASSES if self.modality == "semantic" else None)
+        return out | {f"downsample_net.{k}": v for k, v in downsampler_shapes(DOWNSAMPLERS[self.modality]).items()}
+
+
+def map_modality(shapes: dict[str, Shape], problems: list[str]) -> str | None:
+    """Which map a file is for, from its semantic ``in_conv`` and its downsampler's first layer."""
+    if "in_conv.weight" in shapes:
+        return "semantic"
+    first = shapes.get("downsample_net.layers.0.weight")
+    if first is None:
+        return "hed" if not any(k.startswith("downsample_net.") for k in shapes) else None
+    by_channels = {1: "canny-depth", 3: "normal"}
+    if len(first) != 4 or first[1] not in by_channels:
+        problems.append(f"tensor 'downsample_net.layers.0.weight' has shape {list(first)}: no released map model's "
+                        f"downsampler reads {first[1] if len(first) > 1 else '?'} channels (Canny/depth 1, normal 3, "
+                        f"semantic 152)")
+        return None
+    return by_channels[first[1]]
+
+
+def read_map_shape(shapes: dict[str, Shape], problems: list[str]) -> MapShape | None:
+    trunk = trunk_shape(shapes, TRUNK)
+    if trunk is None:
+        problems.append(f"the ConvNeXt trunk 'position_net.{TRUNK}*' is incomplete: it needs the stem "
+                        f"('downsample_layers.0.0.weight'), 3 downsampling layers and blocks in each of 4 stages")
+    pos = shapes.get("pos_embedding")
+    for q in ("pos_embedding", "linears.0.weight", "linears.4.weight"):
+        if q not in shapes:
+            problems.append(f"missing tensor 'position_net.{q}'")
+    modality = map_modality(shapes, problems)
+    if trunk is None or modality is None or any(q not in shapes for q in ("pos_embedding", "linears.0.weight",
+                                                                          "linears.4.weight")):
+        if modality is None and not problems:
+            problems.append("'downsample_net.layers.0.weight' is missing (the map downsampler's first layer)")
+        return None
+    side = math.isqrt(pos[1]) if len(pos) == 3 else 0
+    if len(pos) != 3 or side * side != pos[1]:
+        problems.append(f"tensor 'position_net.pos_embedding' has shape {list(pos)}; expected [1, n*n tokens, width]")
+        return None
+    depths, dims, _ = trunk
+    return MapShape(modality, depths, dims, shapes["linears.4.weight"][0], shapes["linears.0.weight"][0],
+                    side * DOWN_FACTOR)
+
+
+LAYOUT = FamilyLayout(
+    kind=KIND,
+    title="a spatial-map GLIGEN (gligen-generation-hed, -canny, -depth, -normal or -sem)",
+    markers=(TRUNK, "pos_embedding", "null_feature"),
+    read_shape=read_map_shape,
+    expected=lambda t: t.expected(),
+    build=lambda t, ops: MapGroundingNet(t.modality, t.depths, t.dims, t.out_dim, t.hidden, t.resize_input, ops),
+    extra_channels=8,
+    extra_prefixes=("downsample_net.",),
+)

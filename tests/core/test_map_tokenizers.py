@@ -269,7 +269,7 @@ def test_a_map_family_holds_tokenizer_and_downsampler_under_the_released_names(m
     names = set(net.state_dict())
     assert {k for k in names if k.startswith("downsample_net.")} == {
         f"downsample_net.{k}" for k in downsampler_shapes(DOWNSAMPLERS[modality])}
-    assert net.kind == modality and net.input_kind == f"{modality} map"
+    assert net.modality == modality and net.kind == "spatial-map" and net.input_kind == f"{modality} map"
     assert net.extra_channels == 8
     img = torch.rand(2, 96, 64, 3, generator=torch.Generator().manual_seed(12))
     if modality == "semantic":                           # a 2-class colour segmentation
