@@ -137,9 +137,10 @@ class GLIGENAdapter(nn.Module):
     def describe(self) -> str:
         n = sum(p.numel() for p in self.parameters())
         dtype = next(self.parameters()).dtype
+        source = (f"{self.phrase_dim}-d phrase features" if self.input_kind == "boxes" else self.input_kind)
         return (f"{self.family} {self.kind} GLIGEN: {len(self.fusers)} fusers (widths "
                 f"{'/'.join(map(str, self.widths()))}), {self.shape.token_dim}-d tokens from "
-                f"{self.phrase_dim}-d phrase features, {n:,} parameters, {str(dtype).replace('torch.', '')}")
+                f"{source}, {n:,} parameters, {str(dtype).replace('torch.', '')}")
 
     def canonical_state_dict(self) -> dict[str, torch.Tensor]:
         """Tensors under the ComfyUI pruned (LDM) names, the format this pack writes."""

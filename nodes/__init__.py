@@ -5,9 +5,12 @@ from .apply import GLIGENApply
 from .boxes import GroundingBoxes
 from .encoder import GroundingEncoder
 from .loader import GLIGENAdapterLoader
+from .maps import GroundingMap
+from .pose import GroundingPose
 from .sampler import ScheduledSampler
 
-NODES: list[type[io.ComfyNode]] = [GLIGENAdapterLoader, GroundingBoxes, GroundingEncoder, GLIGENApply, ScheduledSampler]
+NODES: list[type[io.ComfyNode]] = [GLIGENAdapterLoader, GroundingBoxes, GroundingEncoder, GLIGENApply, ScheduledSampler,
+                                   GroundingPose, GroundingMap]
 
 
 class GLIGENExtension(ComfyExtension):

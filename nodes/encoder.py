@@ -16,6 +16,7 @@ from comfy_api.latest import io
 
 from ..gligen_core import BoxLayout, Grounding, ModelMismatchError, family_of
 from ..gligen_core.boxes import drop_note
+from .grounding_kinds import BOXES, require_kind
 from .types import GROUNDING_KEY, AdapterRef, GLIGENAdapterIO, GroundingBoxesIO
 from .unpatched import attach_check
 
@@ -149,6 +150,7 @@ class GroundingEncoder(io.ComfyNode):
     def execute(cls, conditioning, clip, gligen: AdapterRef, grounding: BoxLayout) -> io.NodeOutput:
         phrases = [b.phrase for b in grounding.boxes]
         adapter = gligen.adapter
+        require_kind("GroundingEncoder", adapter, BOXES, "boxes")
         features = phrase_features(clip, phrases, adapter.phrase_dim, adapter.family)
         g = Grounding(tuple(phrases), torch.tensor([b.box for b in grounding.boxes], dtype=torch.float32).reshape(-1, 4),
                       features, len(grounding.dropped))

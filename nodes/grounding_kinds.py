@@ -21,8 +21,10 @@ def input_kind_of(adapter) -> str:
 
 
 def adapter_title(adapter) -> str:
-    kind = getattr(adapter.position_net, "kind", None) or getattr(adapter, "kind", None) or "text-box"
-    return f"a {kind} GLIGEN"
+    modality = getattr(adapter.position_net, "modality", None)
+    if modality is not None:
+        return f"a {MAP_NAMES.get(modality, modality)} map GLIGEN"
+    return f"a {getattr(adapter, 'kind', None) or 'text-box'} GLIGEN"
 
 
 def how_to_feed(kind: str) -> str:
