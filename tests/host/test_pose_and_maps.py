@@ -10,10 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers.map_files import build_keypoint_file, build_map_file
-from helpers.models import provide
 from helpers.prompts import Graph, base, finish, ksampler, ours, scheduled
-from gligen_pack.runner.demo_models import TINY_FUSERS
 
 STEPS = 4
 MAP_IMAGE = "gligen_test_depth.png"
@@ -28,17 +25,6 @@ POSE = {"people": [{"pose_keypoints_2d": _A}, {"pose_keypoints_2d": _B}], "canva
 
 def rel(a, b):
     return ((a - b).norm() / b.norm()).item()
-
-
-@pytest.fixture(scope="module")
-def pose_gligen(host, models_dir) -> str:
-    return provide(models_dir, "gligen", "gligen_keypoint_tiny.safetensors", build_keypoint_file, blocks=TINY_FUSERS)
-
-
-@pytest.fixture(scope="module")
-def depth_gligen(host, models_dir) -> str:
-    return provide(models_dir, "gligen", "gligen_depth_tiny.safetensors", build_map_file, modality="depth",
-                   blocks=TINY_FUSERS)
 
 
 @pytest.fixture(scope="module")
