@@ -292,7 +292,7 @@ def map_section(opts, device, machine):
     ref = adapter_ref(path)
     gen = torch.Generator().manual_seed(0)
     ctx_pos, ctx_neg = torch.randn(1, 77, 768, generator=gen), torch.randn(1, 77, 768, generator=gen)
-    depth = GroundingMap.from_image("depth", torch.rand(1, size, size, 3, generator=gen), "map")
+    depth = GroundingMap.from_image("canny-depth", torch.rand(1, size, size, 3, generator=gen), "map")
     latent = torch.zeros(1, 4, size // 8, size // 8)
     ours = grounded_model(model, ref)
     trunk = ref.runtime(compute_dtype(model.model))[0].position_net.convnext_tiny_backbone

@@ -40,6 +40,7 @@ import torch
 from ..gligen_core import GLIGENAdapter, GLIGENError, Grounding
 from ..gligen_core.schedule import StepSchedule, active_in_range
 from .extra_channels import ExtraInputs, check_inputs, fit_batch
+from .grounding_kinds import adapter_title, how_to_feed
 from .runtime import compute_dtype
 from .types import GROUNDING_KEY, PATCH_KEY
 from .unpatched import strip_checks
@@ -263,9 +264,9 @@ def check_kinds(adapter: GLIGENAdapter, conds: list[list[dict] | None]) -> None:
             kind = getattr(g, "kind", "boxes")
             if g is not None and kind != adapter.input_kind:
                 raise GLIGENError(
-                    f"GLIGEN: a conditioning is grounded with {kind}, but this {adapter.kind} GLIGEN reads "
-                    f"{adapter.input_kind}. Connect the node that makes {adapter.input_kind} for this adapter to "
-                    f"GroundingEncoder, or load the GLIGEN file made for {kind}.")
+                    f"GLIGEN: a conditioning is grounded with {kind}, but this "
+                    f"{adapter_title(adapter).removeprefix('a ')} reads {adapter.input_kind}. Connect "
+                    f"{how_to_feed(adapter.input_kind)} for this adapter, or load the GLIGEN file made for {kind}.")
 
 
 def attach(model, patch: GroundingPatch, adapter_patcher) -> Any:

@@ -131,3 +131,17 @@ def test_a_map_to_a_box_model_and_a_pose_to_a_depth_model_stop_at_the_node(host,
     err = result.error()
     assert not result.success and err["node_type"] == "GLIGENGroundingPose"
     assert "GroundingMap" in err["exception_message"] and "poses cannot ground it" in err["exception_message"]
+
+
+def test_a_pose_sampled_by_a_model_patched_with_a_depth_adapter_is_named(host, tiny_ckpt, pose_gligen, depth_gligen):
+    """Two loaders: the pose node's adapter reads poses, but GLIGENApply patched the model with a depth one."""
+    g = Graph(); b = base(g, tiny_ckpt)
+    _, pos, _ = pose_nodes(g, b, pose_gligen)
+    depth_loader = g.add("GLIGENAdapterLoader", gligen_name=depth_gligen)
+    m = g.add("GLIGENApply", model=b["model"], gligen=g.out(depth_loader), strength=1.0, negative="null")
+    finish(g, ksampler(g, g.out(m), pos, b["negative"], b["latent"], steps=STEPS), b["vae"])
+    result = host.run(g.prompt())
+    err = result.error()
+    assert not result.success and err["node_type"] == "KSampler"
+    assert "grounded with keypoints, but this Canny edge or depth map GLIGEN reads canny-depth map" in \
+        err["exception_message"] and "GroundingMap" in err["exception_message"]
