@@ -93,6 +93,8 @@ class GroundingBoxes(io.ComfyNode):
         preview = render_layout(layout, note, background)
         shown = ui.PreviewImage(preview, cls=cls).as_dict()
         shown["boxes"] = [dump_boxes(layout)]  # what the backend received, normalised
+        if images is not None:   # the editor shows each box's reference image
+            shown["gligen_images"] = ui.PreviewImage(images, cls=cls).as_dict()["images"]
         if background is not None:
             shown["gligen_background"] = ui.PreviewImage(background[:1], cls=cls).as_dict()["images"]
         return io.NodeOutput(layout, preview, layout.report(), ui=shown)
