@@ -300,7 +300,7 @@ export class BoxEditor {
             if (this.edit((s) => s.boxes.push({ phrase: "", box }))) {
                 this.selected = this.state.boxes.length - 1;
                 this.render();
-                this.list.querySelectorAll("input")[this.selected]?.focus();
+                this.list.querySelectorAll("input.gbe-phrase")[this.selected]?.focus();
             }
         } else {
             this.edit((s) => { s.boxes[drag.index].box = box; });
