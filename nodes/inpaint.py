@@ -73,8 +73,10 @@ class GLIGENInpaint(io.ComfyNode):
                                                "GLIGEN inpainting does. With a mask too, both are repainted."),
             ],
             outputs=[
-                io.Conditioning.Output(display_name="positive"),
-                io.Conditioning.Output(display_name="negative"),
+                io.Conditioning.Output(display_name="positive",
+                                       tooltip="The positive carrying the masked image for the model's first conv."),
+                io.Conditioning.Output(display_name="negative",
+                                       tooltip="The negative carrying the same masked image (only its grounding is null)."),
                 io.Latent.Output(display_name="latent",
                                  tooltip="The image's latent with its noise mask: sample this one (denoise 1)."),
             ],
