@@ -28,6 +28,7 @@ from .files import Tensors
 from .positions import BlockPosition, diffusers_resnets_per_block, parse_diffusers, parse_ldm
 from .tokenizers import FAMILIES, FamilyLayout
 from .tokenizers.text_box import KIND as TEXT_BOX
+from .tokenizers.text_image import KIND as TEXT_IMAGE
 
 Shape = tuple[int, ...]
 Group = dict[str, tuple[str, torch.Tensor]]  # param -> (key in the file, tensor)
@@ -55,6 +56,7 @@ FUSER_SHAPES: dict[str, Callable[[int, int], Shape]] = {
 # Tokenizer tensors of GLIGEN families this version does not run (no entry in ``tokenizers.FAMILIES``),
 # with what they are. A family registered there is matched first.
 OTHER_MODALITIES: dict[str, str] = {}
+IMAGE_PROJECT = re.compile(r"^image_project\.project\.weight$")
 FIRST_CONV = re.compile(r"^(?:unet\.|model\.diffusion_model\.|diffusion_model\.|model\.)?"
                         r"(input_blocks\.0\.0|conv_in)\.weight$")
 
@@ -156,12 +158,16 @@ def gather(tensors: Tensors, name: str, problems: list[str]) -> "Gathered":
 
     layout = "diffusers" if diff else "official" if (ldm and tensors.wrapped) else "comfyui-pruned"
     first_conv: tuple[str, torch.Tensor] | None = None
+    image_projection: tuple[str, torch.Tensor] | None = None
     for k in keys:
         if k in gligen_keys:
             continue
         if k.startswith("downsample_net.") or ".downsample_net." in k:
             raise GLIGENFileError(f"'{name}' is a spatial-map GLIGEN (it has '{k}'); this version does not run "
                                   f"spatial-map GLIGEN. Use a text-box or text-image file.")
+        if IMAGE_PROJECT.match(k) and family is not None and family.kind == TEXT_IMAGE:
+            image_projection = (k, tensors.get(k))   # diffusers' image_project, merged into the file
+            continue
         if FIRST_CONV.match(k):
             t = tensors.get(k)
             if t.ndim == 4 and t.shape[1] != LATENT_CHANNELS:
@@ -171,7 +177,7 @@ def gather(tensors: Tensors, name: str, problems: list[str]) -> "Gathered":
             layout = "diffusers" if diff else "official"    # frozen UNet weights next to the fusers
             continue
         problems.append(f"unexpected tensor '{k}' (neither a fuser, the position_net, nor a UNet weight)")
-    return Gathered(layout, fusers, tok, family, first_conv)
+    return Gathered(layout, fusers, tok, family, first_conv, image_projection=image_projection)
 
 
 def family_of_tokenizer(params: set[str], name: str, problems: list[str]) -> FamilyLayout | None:
@@ -272,6 +278,7 @@ class Gathered:
     family: FamilyLayout | None
     first_conv: tuple[str, torch.Tensor] | None
     name: str = ""
+    image_projection: tuple[str, torch.Tensor] | None = None
 
 
 @dataclass
@@ -282,6 +289,7 @@ class CheckedLayout:
     tokenizer: Group
     shape: AdapterShape
     first_conv: tuple[str, torch.Tensor] | None = None
+    image_projection: tuple[str, torch.Tensor] | None = None   # diffusers' image_project.project.weight
 
 
 def check_layout(tensors: Tensors, name: str) -> CheckedLayout:
@@ -294,8 +302,13 @@ def check_layout(tensors: Tensors, name: str) -> CheckedLayout:
         groups = {**{pos.module_key: grp for pos, grp in g.fusers.items()}, "position_net": g.tokenizer}
         if g.first_conv is not None:
             groups["first_conv"] = {"weight": g.first_conv}
+        if g.image_projection is not None:
+            groups["image_project"] = {"weight": g.image_projection}
+            if tuple(g.image_projection[1].shape) != (shape.tokenizer.in_dim, 768):
+                problems.append(f"tensor '{g.image_projection[0]}' has shape {list(g.image_projection[1].shape)}, "
+                                f"expected [{shape.tokenizer.in_dim}, 768]")
         check_values(groups, problems)
     if problems or shape is None:
         what = g.family.title if g.family else "GLIGEN"
         raise problems_error(name, problems or ["the file's tensors do not form a GLIGEN adapter"], what)
-    return CheckedLayout(g.layout, g.fusers, g.tokenizer, shape, g.first_conv)
+    return CheckedLayout(g.layout, g.fusers, g.tokenizer, shape, g.first_conv, g.image_projection)

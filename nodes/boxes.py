@@ -9,6 +9,7 @@ node anywhere is refused as a whole, as for core nodes, and the preview is shown
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import nodes as comfy_nodes
 from comfy_api.latest import io, ui
@@ -17,6 +18,7 @@ from ..gligen_core import BoxesError, dump_boxes, format_boxes, parse_boxes
 from ..gligen_core.boxes import check_boxes, drop_note
 from ..gligen_core.preview import render_layout
 from .checks import check_widgets
+from .images import check_image_indexes
 from .types import GroundingBoxesIO
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,10 @@ class GroundingBoxes(io.ComfyNode):
                 io.Image.Input("background", optional=True,
                                tooltip="An image to place the boxes over: shown behind the boxes in the editor "
                                        "(after a run) and in the preview. Not used for generation."),
+                io.Image.Input("images", optional=True,
+                               tooltip='Reference images for text-image GLIGEN: a box with "image": 0 is grounded '
+                                       'with the first image of this batch ("this dog, here"), with or without a '
+                                       'phrase. Batch several images with core\'s Batch Images node.'),
             ],
             outputs=[
                 GroundingBoxesIO.Output(display_name="grounding",
@@ -72,12 +78,14 @@ class GroundingBoxes(io.ComfyNode):
         return True
 
     @classmethod
-    def execute(cls, width: int, height: int, boxes_json: str, background=None) -> io.NodeOutput:
+    def execute(cls, width: int, height: int, boxes_json: str, background=None, images=None) -> io.NodeOutput:
         check_widgets(cls, width=width, height=height, boxes_json=boxes_json)
         try:
             layout = parse_boxes(boxes_json, width, height)
+            check_image_indexes(layout, images)
         except BoxesError as e:
             raise BoxesError(f"boxes_json: {e}") from None
+        layout = replace(layout, images=images)
         note = ""
         if layout.dropped:
             note = drop_note(len(layout.boxes) + len(layout.dropped), len(layout.boxes))
@@ -85,6 +93,8 @@ class GroundingBoxes(io.ComfyNode):
         preview = render_layout(layout, note, background)
         shown = ui.PreviewImage(preview, cls=cls).as_dict()
         shown["boxes"] = [dump_boxes(layout)]  # what the backend received, normalised
+        if images is not None:   # the editor shows each box's reference image
+            shown["gligen_images"] = ui.PreviewImage(images, cls=cls).as_dict()["images"]
         if background is not None:
             shown["gligen_background"] = ui.PreviewImage(background[:1], cls=cls).as_dict()["images"]
         return io.NodeOutput(layout, preview, layout.report(), ui=shown)

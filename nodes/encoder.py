@@ -17,6 +17,8 @@ from comfy_api.latest import io
 from ..gligen_core import BoxLayout, Grounding, ModelMismatchError, family_of
 from ..gligen_core.boxes import drop_note
 from .grounding_kinds import BOXES, require_kind
+from ..gligen_core.tokenizers.text_image import KIND as TEXT_IMAGE
+from .images import check_adapter_reads, image_features
 from .types import GROUNDING_KEY, AdapterRef, GLIGENAdapterIO, GroundingBoxesIO
 from .unpatched import attach_check
 
@@ -86,11 +88,16 @@ def phrase_features(clip, phrases: list[str], need: int, family: str) -> torch.T
     cache: dict[str, torch.Tensor] = {}
     rows = []
     for i, phrase in enumerate(phrases):
+        if not phrase:   # an image-only box (text-image GLIGEN): its text mask is 0
+            rows.append(None)
+            continue
         if phrase not in cache:
             tokens = clip.tokenize(phrase)
             _check_length(tokens, i, phrase)
             cache[phrase] = encode(clip, tokens)
         rows.append(cache[phrase])
+    width = next((r.shape[0] for r in rows if r is not None), need)
+    rows = [torch.zeros(width) if r is None else r for r in rows]
     features = torch.stack(rows) if rows else torch.zeros(0, need)
     if rows and features.shape[1] != need:
         got = features.shape[1]
@@ -138,6 +145,9 @@ class GroundingEncoder(io.ComfyNode):
                 GLIGENAdapterIO.Input("gligen", tooltip="The GLIGEN adapter; its tokenizer decides which phrase "
                                                         "feature is needed."),
                 GroundingBoxesIO.Input("grounding", tooltip="Boxes and phrases from GroundingBoxes."),
+                io.ClipVision.Input("clip_vision", optional=True,
+                                    tooltip="CLIP ViT-L/14 (core's CLIPVisionLoader), for boxes with a reference "
+                                            "image; needed only with a text-image GLIGEN file."),
             ],
             outputs=[
                 io.Conditioning.Output(tooltip="The conditioning carrying the grounding. Boxes already on it are "
@@ -147,13 +157,18 @@ class GroundingEncoder(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, conditioning, clip, gligen: AdapterRef, grounding: BoxLayout) -> io.NodeOutput:
+    def execute(cls, conditioning, clip, gligen: AdapterRef, grounding: BoxLayout, clip_vision=None) -> io.NodeOutput:
         phrases = [b.phrase for b in grounding.boxes]
         adapter = gligen.adapter
         require_kind("GroundingEncoder", adapter, BOXES, "boxes")
+        check_adapter_reads(adapter, grounding, clip_vision)
         features = phrase_features(clip, phrases, adapter.phrase_dim, adapter.family)
+        images = {}
+        if adapter.shape.family == TEXT_IMAGE:
+            feats, flags = image_features(clip_vision, grounding, gligen.image_projection)
+            images = dict(image_features=feats, has_image=flags)
         g = Grounding(tuple(phrases), torch.tensor([b.box for b in grounding.boxes], dtype=torch.float32).reshape(-1, 4),
-                      features, len(grounding.dropped))
+                      features, len(grounding.dropped), **images)
         out, notes = [], []
         for cond, extra in conditioning:
             extra = extra.copy()

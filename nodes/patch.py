@@ -250,6 +250,14 @@ class GroundingPatch(_Shared):
             return h
         return self.adapter.first_conv(h, extra)
 
+    # SAMPLER_SAMPLE wrapper, inpainting adapters only: the known region pasted back after the last step
+    def paste_known(self, executor, guider, sigmas, extra_args, callback, noise, latent_image=None,
+                    denoise_mask=None, disable_pbar=False):
+        samples = executor(guider, sigmas, extra_args, callback, noise, latent_image, denoise_mask, disable_pbar)
+        if denoise_mask is None or latent_image is None:
+            return samples
+        return samples * denoise_mask + latent_image.to(samples) * (1.0 - denoise_mask)
+
     # attn2_output_patch, ReGround only: cross-attention's output plus the fuser's update
     def attn2_output(self, n: torch.Tensor, extra_options: dict) -> torch.Tensor:
         pending = extra_options.pop(PENDING_KEY, None)
@@ -278,6 +286,8 @@ def attach(model, patch: GroundingPatch, adapter_patcher) -> Any:
         m.set_model_attn2_output_patch(patch.attn2_output)
     if patch.adapter.shape.first_conv is not None:
         m.set_model_input_block_patch(patch.first_conv)
+    if patch.adapter.inpainting:
+        m.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.SAMPLER_SAMPLE, PATCH_KEY, patch.paste_known)
     m.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.CALC_COND_BATCH, PATCH_KEY, patch.calc_cond_batch)
     m.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.APPLY_MODEL, PATCH_KEY, patch.apply_model)
     m.set_additional_models(PATCH_KEY, [adapter_patcher])

@@ -32,6 +32,11 @@ class AdapterRef:
         weights live in the runtime copy (``runtime``), so compute with that one."""
         return self.loaded.adapter
 
+    @property
+    def image_projection(self):
+        """P from the file (diffusers' image_project) for text-image adapters, or None: the shipped one."""
+        return self.loaded.image_projection
+
     def runtime(self, dtype):
         """``(adapter, patcher)`` in ``dtype``, made once per dtype; ComfyUI's layers and memory management."""
         if self._runtime is None:

@@ -129,6 +129,59 @@ def canny():
     return spec + [("preview", "PreviewImage", {}, {"images": ("edges", 0)}, (500, 560), (300, 300))]
 
 
+IMAGE_BOXES = [
+    {"phrase": "a red vintage car", "box": [0.04, 0.5, 0.62, 0.94]},
+    {"image": 0, "box": [0.62, 0.42, 0.96, 0.92]},
+]
+
+
+def text_image():
+    """A phrase-only box and an image-only box ("this dog, here") on the text-image-box model."""
+    from gligen_pack.gligen_core import format_boxes
+    spec = grounded_txt2img(prompt="a photo of a sunny street with a vintage car and a dog")
+    spec = [s for s in spec if s[0] != "encode"]
+    spec = [(n, k, {**w, "gligen_name": "gligen-generation-text-image-box.bin"} if n == "gligen" else
+             {**w, "boxes_json": format_boxes(IMAGE_BOXES)} if n == "boxes" else w,
+             {**wired, "images": ("ref", 0)} if n == "boxes" else wired, pos, size) for n, k, w, wired, pos, size in spec]
+    return spec + [
+        ("ref", "LoadImage", {"image": "reference_dog.png", "upload": "image"}, {}, (-320, 380), (320, 360)),
+        ("vision", "CLIPVisionLoader", {"clip_name": "clip_vision_vit_l.safetensors"}, {}, (-320, 120), (320, 60)),
+        ("encode", "GLIGENGroundingEncoder", {}, {"conditioning": ("pos", 0), "clip": ("ckpt", 1), "gligen": ("gligen", 0),
+                                                   "grounding": ("boxes", 0), "clip_vision": ("vision", 0)},
+         (500, 400), (300, 120)),
+    ]
+
+
+INPAINT_BOXES = [{"phrase": "a corgi", "box": [0.55, 0.4, 0.95, 0.9]}]
+
+
+def inpainting():
+    """Repaint inside the box of an image with the inpainting text-box model."""
+    from gligen_pack.gligen_core import format_boxes
+    return [
+        ("ckpt", "CheckpointLoaderSimple", {"ckpt_name": "v1-5-pruned-emaonly.safetensors"}, {}, (40, 120), (320, 100)),
+        ("gligen", "GLIGENAdapterLoader", {"gligen_name": "gligen-inpainting-text-box.bin"}, {}, (40, 280), (320, 60)),
+        ("image", "LoadImage", {"image": "street.png", "upload": "image"}, {}, (-320, 120), (320, 360)),
+        ("boxes", "GLIGENGroundingBoxes", {"width": 512, "height": 512, "boxes_json": format_boxes(INPAINT_BOXES)},
+         {"background": ("image", 0)}, (40, 380), (420, 760)),
+        ("pos", "CLIPTextEncode", {"text": "a photo of a street with a corgi"}, {"clip": ("ckpt", 1)}, (500, 40), (400, 160)),
+        ("neg", "CLIPTextEncode", {"text": "blurry, low quality"}, {"clip": ("ckpt", 1)}, (500, 240), (400, 120)),
+        ("encode", "GLIGENGroundingEncoder", {}, {"conditioning": ("pos", 0), "clip": ("ckpt", 1),
+                                                   "gligen": ("gligen", 0), "grounding": ("boxes", 0)}, (500, 400), (300, 100)),
+        ("inpaint", "GLIGENInpaint", {}, {"positive": ("encode", 0), "negative": ("neg", 0), "vae": ("ckpt", 2),
+                                           "image": ("image", 0), "grounding": ("boxes", 0)}, (500, 560), (300, 140)),
+        ("apply", "GLIGENApply", {"strength": 1.0, "negative": "null", "start_percent": 0.0, "end_percent": 1.0,
+                                  "reground": False},
+         {"model": ("ckpt", 0), "gligen": ("gligen", 0)}, (500, 740), (300, 190)),
+        ("sampler", "KSampler", {"seed": 42, "steps": 30, "cfg": 7.5, "sampler_name": "euler", "scheduler": "normal",
+                                 "denoise": 1.0},
+         {"model": ("apply", 0), "positive": ("inpaint", 0), "negative": ("inpaint", 1), "latent_image": ("inpaint", 2)},
+         (940, 120), (320, 330)),
+        ("decode", "VAEDecode", {}, {"samples": ("sampler", 0), "vae": ("ckpt", 2)}, (940, 500), (220, 50)),
+        ("save", "SaveImage", {"filename_prefix": "gligen_inpaint"}, {"images": ("decode", 0)}, (1300, 120), (420, 460)),
+    ]
+
+
 # name -> (spec, label on the thumbnail)
 WORKFLOWS = {
     "gligen_text_to_image": (grounded_txt2img, "GLIGEN text-to-image"),
@@ -136,6 +189,8 @@ WORKFLOWS = {
     "gligen_reground": (reground, "ReGround"),
     "gligen_pose": (pose, "keypoint GLIGEN: poses"),
     "gligen_canny": (canny, "Canny-edge GLIGEN"),
+    "gligen_text_image": (text_image, "text + reference image"),
+    "gligen_inpainting": (inpainting, "grounded inpainting"),
 }
 
 

@@ -14,9 +14,22 @@ How to add a family (keypoints, a spatial map, ...):
      ``position_net.`` (``"downsample_net."``).
 2. Its ``LAYOUT`` in :data:`FAMILIES` below (the loader then detects, checks and builds it; a family
    listed in ``layouts.OTHER_MODALITIES`` can be removed from there).
-3. A node input that attaches its grounding object (with a ``kind`` equal to ``input_kind``) to a
-   conditioning under the pack's grounding key. The runtime patch needs no change: it calls
-   ``adapter.tokens`` per conditioning and adds the adapter's first-conv channels (see ``first_conv.py``).
+3. A node input that attaches its grounding object to a conditioning under the pack's grounding key
+   (``nodes.types.GROUNDING_KEY``). The object is immutable and has ``kind`` (equal to the tokenizer's
+   ``input_kind``; GLIGENApply's patch refuses any other kind with an error naming both) and
+   ``within(x0, y0, x1, y1)``: itself as seen from that normalised crop of the canvas (area
+   conditioning), as ``Grounding.within`` does for boxes. The runtime patch needs no change: once per
+   sampling run it calls ``adapter.tokens(grounding, device)`` per conditioning (``None`` for an
+   ungrounded one) and ``adapter.first_conv_input(grounding, inpaint, (h, w), device, dtype)`` when the
+   file widens the first conv (the negative gets the positive's grounding here, as the official sampler
+   feeds both branches the same extra channels), and adds ``conv(extra, W_extra)`` at
+   ``input_block_patch`` ("input", 0) (see ``first_conv.py`` and ``nodes/extra_channels.py``).
+
+The interface in short: ``FAMILIES[kind] -> FamilyLayout``; ``GroundingTokenizer`` (``kind``,
+``input_kind``, ``extra_channels``, ``tokens``, ``null_tokens``, ``first_conv_input``);
+``AdapterShape(fusers, token_dim, tokenizer, family, first_conv)`` with ``.kind`` / ``.inpainting``;
+``GLIGENAdapter.tokens`` / ``.first_conv_input`` / ``.input_kind``; ``FirstConvShape(width,
+family_channels, inpaint_channels)``.
 """
 from __future__ import annotations
 
