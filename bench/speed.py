@@ -7,7 +7,9 @@ SD1.x rows: the ungrounded model; core's GLIGENLoader path (cond['gligen'], its 
 conditioning); ours always on (tau = 1); with scheduled sampling (tau = 0.3); with ReGround; with
 tau = 0 (what a skipped step costs); with --compile, the ungrounded model and ours (tau = 1) under
 core's TorchCompileModel wrapper (inductor), and what grounding adds compiled against uncompiled. SDXL rows (a small SDXL-layout UNet with all 70 GLIGEN-XL fusers,
-at width 320; core cannot load GLIGEN-XL): ungrounded, ours tau = 1, ours tau = 0.3.
+at width 320; core cannot load GLIGEN-XL): ungrounded, ours tau = 1, ours tau = 0.3. Map rows: a depth
+GLIGEN (ConvNeXt-T tokenizer, 8 extra first-conv channels) on the SD1.x UNet at tau = 1, 0.3 and 0, and
+how often its tokenizer ran (once per sampling run).
 Euler, cfg 7, two boxes, batch 1. Each row first samples one warm-up step (loading, first-call costs),
 then the timed run; seconds per step = timed run / steps. Peak memory is the process's resident
 memory (CPU) or the allocator's peak (CUDA) during the timed run, and how much it rose over what was
@@ -42,6 +44,7 @@ def parse():
                    help="ComfyUI attention: pytorch SDPA (--use-pytorch-cross-attention) or ComfyUI's default")
     p.add_argument("--rounds", type=int, default=1, help="repeat every row this many times; the best round counts")
     p.add_argument("--no-sdxl", action="store_true", help="skip the SDXL rows")
+    p.add_argument("--no-map", action="store_true", help="skip the spatial-map (depth GLIGEN) rows")
     p.add_argument("--compile", action="store_true",
                    help="add SD1.x rows under core's TorchCompileModel (inductor): ungrounded and ours, tau = 1")
     return p.parse_args()
@@ -264,6 +267,53 @@ def sdxl_section(opts, device, machine):
     table(results, results["SDXL ungrounded"][0])
 
 
+def map_section(opts, device, machine):
+    """A depth GLIGEN (ConvNeXt-T tokenizer, 8 extra first-conv channels) on the SD1.x UNet: its
+    tokenizer must run once per sampling run, not per step."""
+    import comfy.sample
+    import torch
+    from safetensors.torch import save_file
+    from gligen_pack.gligen_core.maps import GroundingMap
+    from gligen_pack.nodes.apply import grounded_model
+    from gligen_pack.nodes.runtime import compute_dtype
+    from gligen_pack.nodes.sampler import scheduled_model
+    from gligen_pack.nodes.types import GROUNDING_KEY
+    from gligen_pack.runner.demo_models import TINY_FUSERS, UNET_CONFIG
+    from helpers.gligen_files import SD1_FUSERS
+    from helpers.map_files import CONVNEXT_T, map_state
+
+    size = opts.size or (256 if opts.fast else 512)
+    config, fusers = (UNET_CONFIG, TINY_FUSERS) if opts.fast else (SD15_UNET, [(p, d) for p, _, d in SD1_FUSERS])
+    print(f"\nMaps: a random {'small' if opts.fast else 'full-size SD1.5'} UNet and a depth GLIGEN with a "
+          f"ConvNeXt-T tokenizer ...", flush=True)
+    model = random_unet(config)
+    path = os.path.join(tempfile.mkdtemp(), "gligen_depth.safetensors")
+    save_file(map_state("depth", fusers, seed=1, hidden=512, **CONVNEXT_T), path)
+    ref = adapter_ref(path)
+    gen = torch.Generator().manual_seed(0)
+    ctx_pos, ctx_neg = torch.randn(1, 77, 768, generator=gen), torch.randn(1, 77, 768, generator=gen)
+    depth = GroundingMap.from_image("canny-depth", torch.rand(1, size, size, 3, generator=gen), "map")
+    latent = torch.zeros(1, 4, size // 8, size // 8)
+    ours = grounded_model(model, ref)
+    trunk = ref.runtime(compute_dtype(model.model))[0].position_net.convnext_tiny_backbone
+    calls = []
+    hook = trunk.register_forward_hook(lambda *_: calls.append(1))
+    pos = [[ctx_pos, {GROUNDING_KEY: depth}]]
+    rows = [("ungrounded", model, [[ctx_pos, {}]]),
+            ("depth, tau = 1", ours, pos),
+            ("depth, tau = 0.3", scheduled_model(ours, opts.steps, 0.3, 0.0), pos),
+            ("depth, tau = 0", scheduled_model(ours, opts.steps, 0.0, 0.0), pos)]
+    results = time_rows(rows, comfy.sample.prepare_noise(latent, 0), [[ctx_neg, {}]], latent, opts, device)
+    hook.remove()
+    runs = 2 * opts.rounds * 2        # two sampling runs (warm-up, timed) per row and round, two rows tokenize
+    print()
+    print(f"Maps: depth GLIGEN ({sum(p.numel() for p in ref.adapter.parameters()) / 1e6:.1f} M params, ConvNeXt-T "
+          f"tokenizer, 8 extra first-conv channels), {size}x{size}, euler, cfg 7, {opts.steps} timed steps, {machine}")
+    table(results, results["ungrounded"][0])
+    print(f"ConvNeXt-T runs: {len(calls)} in {runs} grounded sampling runs ({len(calls) / runs:g} per run; target 1, "
+          f"not one per step): {'PASS' if len(calls) == runs else 'FAIL'}")
+
+
 def main():
     opts = parse()
     import torch
@@ -277,6 +327,8 @@ def main():
     sd1_section(opts, device, machine)
     if not opts.no_sdxl:
         sdxl_section(opts, device, machine)
+    if not opts.no_map:
+        map_section(opts, device, machine)
 
 
 if __name__ == "__main__":

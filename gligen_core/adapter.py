@@ -1,4 +1,5 @@
-"""A GLIGEN adapter: every fuser of a file, addressed by UNet position, plus its grounding tokenizer.
+"""A GLIGEN adapter: every fuser of a file, addressed by UNet position, its grounding tokenizer (of one
+family, see ``tokenizers``) and, for inpainting and spatial-map models, its first conv's extra channels.
 
 Widths come from the weights: each fuser's width ``d`` and token width ``c`` from its ``linear``, the
 tokenizer's sizes from its tensors. Head counts cannot be read from weights; a fuser uses the heads
@@ -8,14 +9,17 @@ fallback for standalone use: 8 for 768-wide tokens (SD1.x), ``d / 64`` otherwise
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from ._ops import CAST_OPS, Ops
+from .first_conv import FirstConvExtra, FirstConvShape
 from .fuser import GatedSelfAttention
 from .positions import BlockPosition
-from .tokenizer import TextBoxTokenizer
+from .tokenizers import FAMILIES
+from .tokenizers.text_box import KIND as TEXT_BOX, TokenizerShape
 
 
 def default_heads(dim: int, context_dim: int) -> int:
@@ -30,19 +34,22 @@ def family_of(token_dim: int) -> str:
 
 
 @dataclass(frozen=True)
-class TokenizerShape:
-    in_dim: int
-    out_dim: int
-    hidden_dim: int
-    fourier_freqs: int
-
-
-@dataclass(frozen=True)
 class AdapterShape:
     """Everything needed to build an empty adapter; read off a file's tensors by the loader."""
     fusers: dict[BlockPosition, int]           # position -> width d
     token_dim: int                              # c: tokenizer output = every fuser's linear input
-    tokenizer: TokenizerShape
+    tokenizer: Any                              # the family's shape (``TokenizerShape`` for box families)
+    family: str = TEXT_BOX                      # the grounding family: a key of ``tokenizers.FAMILIES``
+    first_conv: FirstConvShape | None = None    # the widened first conv of inpainting / spatial-map models
+
+    @property
+    def inpainting(self) -> bool:
+        return self.first_conv is not None and self.first_conv.inpaint_channels > 0
+
+    @property
+    def kind(self) -> str:
+        """The adapter's kind as the official release names it: 'text-box', 'inpainting text-image-box' ..."""
+        return f"inpainting {self.family}" if self.inpainting else self.family
 
 
 class GLIGENAdapter(nn.Module):
@@ -56,8 +63,9 @@ class GLIGENAdapter(nn.Module):
             pos.module_key: GatedSelfAttention(d, shape.token_dim, default_heads(d, shape.token_dim), ops)
             for pos, d in sorted(shape.fusers.items(), key=lambda kv: kv[0].sort_key())
         })
-        t = shape.tokenizer
-        self.position_net = TextBoxTokenizer(t.in_dim, t.out_dim, t.fourier_freqs, t.hidden_dim, ops)
+        self.position_net = FAMILIES[shape.family].build(shape.tokenizer, ops)
+        if shape.first_conv is not None:
+            self.first_conv = FirstConvExtra(shape.first_conv)
         self._by_position = {BlockPosition.from_module_key(k): m for k, m in self.fusers.items()}
 
     def rebuilt(self, ops: Ops, dtype: torch.dtype, device: torch.device | str = "cpu") -> "GLIGENAdapter":
@@ -78,6 +86,40 @@ class GLIGENAdapter(nn.Module):
     def phrase_dim(self) -> int:
         return self.shape.tokenizer.in_dim
 
+    @property
+    def kind(self) -> str:
+        return self.shape.kind
+
+    @property
+    def input_kind(self) -> str:
+        """The ``kind`` of grounding object this adapter's tokenizer reads (``"boxes"``, ...)."""
+        return self.position_net.input_kind
+
+    @property
+    def inpainting(self) -> bool:
+        return self.shape.inpainting
+
+    def tokens(self, grounding, device: torch.device | str, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """Tokens ``[1 or N, M, C]`` of one conditioning's grounding (None: the null grounding), in the
+        tokenizer's dtype unless ``dtype`` is given."""
+        dtype = dtype or next(self.position_net.parameters()).dtype
+        return self.position_net.tokens(grounding, device, dtype)
+
+    def first_conv_input(self, grounding, inpaint, size: tuple[int, int], device: torch.device | str,
+                         dtype: torch.dtype) -> torch.Tensor | None:
+        """The first conv's extra input ``[1, E, h, w]`` for a latent of ``size``, in the official order
+        ``[family's channels ; inpainting channels]``; None when the adapter adds no channels.
+        ``inpaint`` is an object with ``channels(size, device, dtype) -> [1, 5, h, w]`` (``InpaintInput``)."""
+        fc = self.shape.first_conv
+        if fc is None:
+            return None
+        parts = []
+        if fc.family_channels:
+            parts.append(self.position_net.first_conv_input(grounding, size, device, dtype))
+        if fc.inpaint_channels:
+            parts.append(inpaint.channels(size, device, dtype))
+        return torch.cat(parts, dim=1)
+
     def positions(self) -> list[BlockPosition]:
         return list(self._by_position)
 
@@ -95,9 +137,10 @@ class GLIGENAdapter(nn.Module):
     def describe(self) -> str:
         n = sum(p.numel() for p in self.parameters())
         dtype = next(self.parameters()).dtype
-        return (f"{self.family} text-box GLIGEN: {len(self.fusers)} fusers (widths "
+        source = (f"{self.phrase_dim}-d phrase features" if self.input_kind == "boxes" else self.input_kind)
+        return (f"{self.family} {self.kind} GLIGEN: {len(self.fusers)} fusers (widths "
                 f"{'/'.join(map(str, self.widths()))}), {self.shape.token_dim}-d tokens from "
-                f"{self.phrase_dim}-d phrase features, {n:,} parameters, {str(dtype).replace('torch.', '')}")
+                f"{source}, {n:,} parameters, {str(dtype).replace('torch.', '')}")
 
     def canonical_state_dict(self) -> dict[str, torch.Tensor]:
         """Tensors under the ComfyUI pruned (LDM) names, the format this pack writes."""
@@ -105,6 +148,9 @@ class GLIGENAdapter(nn.Module):
         for pos, fuser in self._by_position.items():
             for name, t in fuser.state_dict().items():
                 out[f"{pos.ldm_prefix()}.fuser.{name}"] = t
+        extra = FAMILIES[self.shape.family].extra_prefixes
         for name, t in self.position_net.state_dict().items():
-            out[f"position_net.{name}"] = t
+            out[name if name.startswith(extra) else f"position_net.{name}"] = t
+        if self.shape.first_conv is not None:
+            out["input_blocks.0.0.weight"] = self.first_conv.weight
         return out

@@ -26,14 +26,16 @@ from . import box_json
 from .errors import BoxesError
 from .tokenizer import MAX_OBJECTS
 
-ENTRY_KEYS = {"phrase", "box", "box_px"}
+ENTRY_KEYS = {"phrase", "box", "box_px", "image"}
+MAX_SAFE_INDEX = 2 ** 53 - 1  # the largest whole number JavaScript (the box editor) holds exactly
 EDITOR_KEYS = {"color", "id"}  # written by the box editor, ignored here
 
 
 @dataclass(frozen=True)
 class GroundingBox:
-    phrase: str
+    phrase: str                              # "" for an image-only box
     box: tuple[float, float, float, float]  # normalised x0, y0, x1, y1
+    image: int | None = None                 # index of its reference image in the node's IMAGE batch
 
     @property
     def area(self) -> float:
@@ -47,13 +49,15 @@ class BoxLayout:
     boxes: tuple[GroundingBox, ...]
     dropped: tuple[GroundingBox, ...] = field(default=())
     node: str | None = None  # the GroundingBoxes node that made it, when known
+    images: Any = None    # the reference images the boxes' "image" indexes name (an IMAGE batch), or None
 
     def report(self) -> str:
         lines = [f"{len(self.boxes)} box{'es' if len(self.boxes) != 1 else ''} on a "
                  f"{self.width}x{self.height} canvas"]
         for i, b in enumerate(self.boxes, 1):
             px = (b.box[0] * self.width, b.box[1] * self.height, b.box[2] * self.width, b.box[3] * self.height)
-            lines.append(f"  {i}. {b.phrase!r}: x {_px(px[0])}-{_px(px[2])}, y {_px(px[1])}-{_px(px[3])} px")
+            image = "" if b.image is None else f" + image {b.image}"
+            lines.append(f"  {i}. {b.phrase!r}{image}: x {_px(px[0])}-{_px(px[2])}, y {_px(px[1])}-{_px(px[3])} px")
         if self.dropped:
             lines.append(drop_note(len(self.boxes) + len(self.dropped), len(self.boxes)) + ": "
                          + ", ".join(repr(b.phrase) for b in self.dropped))
@@ -119,10 +123,11 @@ def _parse_entry(i: int, entry: Any, width: int | None, height: int | None) -> G
         raise BoxesError(f"{_where(i, entry)}: unknown key{'s' if len(unknown) > 1 else ''} "
                          f"{', '.join(repr(k) for k in unknown)}; an entry has 'phrase' and either 'box' "
                          f"(normalised 0..1) or 'box_px' (pixels).")
-    phrase = entry.get("phrase")
+    image = _image_index(i, entry)
+    phrase = entry.get("phrase", "" if image is not None else None)
     if not isinstance(phrase, str):
         raise BoxesError(f"{_where(i, entry)}: 'phrase' must be text, got {json.dumps(phrase)}.")
-    if not phrase.strip():
+    if not phrase.strip() and image is None:
         raise BoxesError(f"{_where(i, entry)}: the phrase is empty; name what goes in the box (e.g. \"a red car\") "
                          f"or delete the box.")
     has_norm, has_px = "box" in entry, "box_px" in entry
@@ -155,7 +160,18 @@ def _parse_entry(i: int, entry: Any, width: int | None, height: int | None) -> G
                          f"Swap the coordinates.")
     if x1 == x0 or y1 == y0:
         raise BoxesError(f"{_where(i, entry)}: the box has zero area; give it a width and a height.")
-    return GroundingBox(phrase.strip(), (x0, y0, x1, y1))
+    return GroundingBox(phrase.strip(), (x0, y0, x1, y1), image)
+
+
+def _image_index(i: int, entry: dict) -> int | None:
+    """The entry's ``"image"``: a whole number >= 0 naming a reference image (``None`` when absent)."""
+    if "image" not in entry:
+        return None
+    v = entry["image"]
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_SAFE_INDEX:
+        raise BoxesError(f"{_where(i, entry)}: 'image' must be the index of a reference image in the IMAGE batch "
+                         f"connected to 'images' (0 for the first), got {json.dumps(v)}.")
+    return v
 
 
 def parse_boxes(text: str, width: int | None, height: int | None, max_boxes: int = MAX_OBJECTS) -> BoxLayout:
@@ -209,4 +225,5 @@ def format_boxes(entries: list[dict]) -> str:
 
 def dump_boxes(layout: BoxLayout) -> str:
     """The normalised JSON of ``layout`` (kept boxes only)."""
-    return format_boxes([{"phrase": b.phrase, "box": list(b.box)} for b in layout.boxes])
+    return format_boxes([{"phrase": b.phrase, "box": list(b.box), **({} if b.image is None else {"image": b.image})}
+                         for b in layout.boxes])

@@ -21,10 +21,14 @@ from typing import Callable
 
 import torch
 
-from .adapter import AdapterShape, TokenizerShape
+from .adapter import AdapterShape
 from .errors import GLIGENFileError
+from .first_conv import INPAINT_CHANNELS, LATENT_CHANNELS, FirstConvShape
 from .files import Tensors
 from .positions import BlockPosition, diffusers_resnets_per_block, parse_diffusers, parse_ldm
+from .tokenizers import FAMILIES, FamilyLayout
+from .tokenizers.text_box import KIND as TEXT_BOX
+from .tokenizers.text_image import KIND as TEXT_IMAGE
 
 Shape = tuple[int, ...]
 Group = dict[str, tuple[str, torch.Tensor]]  # param -> (key in the file, tensor)
@@ -49,25 +53,12 @@ FUSER_SHAPES: dict[str, Callable[[int, int], Shape]] = {
     "alpha_dense": lambda d, c: (),
 }
 
-# (in_dim, position_dim, hidden, out_dim) -> shape
-TOKENIZER_SHAPES: dict[str, Callable[[int, int, int, int], Shape]] = {
-    "null_positive_feature": lambda i, p, h, o: (i,),
-    "null_position_feature": lambda i, p, h, o: (p,),
-    "linears.0.weight": lambda i, p, h, o: (h, i + p),
-    "linears.0.bias": lambda i, p, h, o: (h,),
-    "linears.2.weight": lambda i, p, h, o: (h, h),
-    "linears.2.bias": lambda i, p, h, o: (h,),
-    "linears.4.weight": lambda i, p, h, o: (o, h),
-    "linears.4.bias": lambda i, p, h, o: (o,),
-}
-
-# Tokenizer tensors of GLIGEN modalities this version does not run, with what they are.
-OTHER_MODALITIES = {
-    "linears_text.": "a text+image GLIGEN (gligen-generation-text-image-box)",
-    "null_image_feature": "a text+image GLIGEN (gligen-generation-text-image-box)",
-    "person_embeddings": "a keypoint GLIGEN (gligen-generation-keypoint)",
-    "convnext_tiny_backbone.": "a spatial-map GLIGEN (HED / Canny / depth / normal / semantic)",
-}
+# Tokenizer tensors of GLIGEN families this version does not run (no entry in ``tokenizers.FAMILIES``),
+# with what they are. A family registered there is matched first.
+OTHER_MODALITIES: dict[str, str] = {}
+IMAGE_PROJECT = re.compile(r"^image_project\.project\.weight$")
+FIRST_CONV = re.compile(r"^(?:unet\.|model\.diffusion_model\.|diffusion_model\.|model\.)?"
+                        r"(input_blocks\.0\.0|conv_in)\.weight$")
 
 LDM_UNET = re.compile(r"^(?:model\.diffusion_model\.|diffusion_model\.|model\.)?"
                       r"(input_blocks|middle_block|output_blocks|time_embed|out|label_emb)\.")
@@ -101,10 +92,11 @@ def diagnose_not_gligen(keys: list[str], name: str) -> GLIGENFileError:
         f"checkpoint, or a diffusers GLIGEN UNet.")
 
 
-def problems_error(name: str, problems: list[str]) -> GLIGENFileError:
+def problems_error(name: str, problems: list[str], what: str = "GLIGEN") -> GLIGENFileError:
     shown = "\n  - ".join(problems[:12])
     more = f"\n  ... and {len(problems) - 12} more" if len(problems) > 12 else ""
-    return GLIGENFileError(f"'{name}' is not a complete GLIGEN file ({len(problems)} problem"
+    what = what if what == "GLIGEN" else f"{what.split(' (')[0].removeprefix('a ')}"
+    return GLIGENFileError(f"'{name}' is not a complete {what} file ({len(problems)} problem"
                            f"{'s' if len(problems) > 1 else ''}):\n  - {shown}{more}\n"
                            f"Download the file again or use an unmodified release.")
 
@@ -129,9 +121,9 @@ def _width_of(group: dict[str, tuple[str, torch.Tensor]], param: str, dim: int) 
     return int(t[1].shape[dim])
 
 
-def gather(tensors: Tensors, name: str, problems: list[str]) -> tuple[str, dict[BlockPosition, Group], Group]:
-    """Sort the file's keys into fusers (by position), tokenizer and tolerated frozen UNet weights;
-    returns ``(layout, fusers, tokenizer)``. Other GLIGEN modalities are named and refused here."""
+def gather(tensors: Tensors, name: str, problems: list[str]) -> "Gathered":
+    """Sort the file's keys into fusers (by position), tokenizer (of its family), a widened first conv
+    and tolerated frozen UNet weights. GLIGEN families this version does not run are refused here."""
     keys = tensors.keys
     ldm = {k: p for k in keys if (p := parse_ldm(k))}
     diff = {}
@@ -156,37 +148,66 @@ def gather(tensors: Tensors, name: str, problems: list[str]) -> tuple[str, dict[
         m = POSITION_NET.match(k)
         if m and m["prefix"] in prefixes | {"", "unet."}:
             gligen_keys.add(k)
-            for marker, what in OTHER_MODALITIES.items():
-                if m["param"].startswith(marker):
-                    raise GLIGENFileError(
-                        f"'{name}' is {what}. This version runs text-box GLIGEN only "
-                        f"(tensor '{k}'); use gligen_sd14_textbox_pruned.safetensors or another text-box file.")
             tok[m["param"]] = (k, tensors.get(k))
+    family = family_of_tokenizer(set(tok), name, problems)
+    for k in keys:
+        for prefix in family.extra_prefixes if family else ():
+            if k.startswith(prefix) or f".{prefix}" in k:
+                gligen_keys.add(k)
+                tok[prefix + k.split(prefix, 1)[1]] = (k, tensors.get(k))
 
     layout = "diffusers" if diff else "official" if (ldm and tensors.wrapped) else "comfyui-pruned"
+    first_conv: tuple[str, torch.Tensor] | None = None
+    image_projection: tuple[str, torch.Tensor] | None = None
     for k in keys:
         if k in gligen_keys:
             continue
         if k.startswith("downsample_net.") or ".downsample_net." in k:
-            raise GLIGENFileError(f"'{name}' is a spatial-map GLIGEN (it has '{k}'); this version runs "
-                                  f"text-box GLIGEN only.")
-        if re.search(r"(input_blocks\.0\.0|conv_in)\.weight$", k):
+            raise GLIGENFileError(f"'{name}' is a spatial-map GLIGEN (it has '{k}'); this version does not run "
+                                  f"spatial-map GLIGEN. Use a text-box or text-image file.")
+        if IMAGE_PROJECT.match(k) and family is not None and family.kind == TEXT_IMAGE:
+            image_projection = (k, tensors.get(k))   # diffusers' image_project, merged into the file
+            continue
+        if FIRST_CONV.match(k):
             t = tensors.get(k)
-            if t.ndim == 4 and t.shape[1] != 4:
-                raise GLIGENFileError(
-                    f"'{name}' has a {t.shape[1]}-channel first convolution ('{k}'): it is an inpainting or "
-                    f"spatial-map GLIGEN, which this version does not run. Use a text-box generation file.")
+            if t.ndim == 4 and t.shape[1] != LATENT_CHANNELS:
+                first_conv = (k, t)   # a widened first conv: its extra channels belong to the adapter
+                continue
         if (LDM_UNET.match(k) and ldm) or (DIFFUSERS_UNET.match(k) and diff):
             layout = "diffusers" if diff else "official"    # frozen UNet weights next to the fusers
             continue
         problems.append(f"unexpected tensor '{k}' (neither a fuser, the position_net, nor a UNet weight)")
-    return layout, fusers, tok
+    return Gathered(layout, fusers, tok, family, first_conv, image_projection=image_projection)
 
 
-def shape_of(fusers: dict[BlockPosition, Group], tok: Group, problems: list[str]) -> AdapterShape | None:
+def family_of_tokenizer(params: set[str], name: str, problems: list[str]) -> FamilyLayout | None:
+    """The registered family whose marker tensors the ``position_net`` holds. Markers of another family
+    too are a problem naming both; a family this version does not run is refused here."""
+    claims = [(f, hit) for f in FAMILIES.values() if (hit := f.claims(params))]
+    if not claims:
+        for param in sorted(params):
+            for marker, what in OTHER_MODALITIES.items():
+                if param.startswith(marker):
+                    raise GLIGENFileError(
+                        f"'{name}' is {what} (tensor 'position_net.{param}'). This version runs "
+                        f"{' and '.join(f.kind for f in FAMILIES.values())} GLIGEN; use such a file.")
+        return FAMILIES[TEXT_BOX] if not params else None
+    family, _ = claims[0]
+    for other, hit in claims[1:]:
+        problems.append(f"position_net mixes tensors of {family.title} and of {other.title} "
+                        f"('position_net.{hit}'); a file holds one grounding family")
+    return family
+
+
+def shape_of(g: "Gathered", problems: list[str]) -> AdapterShape | None:
     """Widths read off the tensors, every shape checked against them."""
+    fusers, tok = g.fusers, g.tokenizer
     if not tok:
         problems.append("no 'position_net.*' tensors: the grounding tokenizer is missing")
+        return None
+    if g.family is None:
+        problems.append(f"the position_net tensors ({', '.join(sorted(tok)[:4])}) are of no GLIGEN family "
+                        f"this version knows")
         return None
     widths: dict[BlockPosition, int] = {}
     token_dims: set[int] = set()
@@ -199,19 +220,35 @@ def shape_of(fusers: dict[BlockPosition, Group], tok: Group, problems: list[str]
                      f"{pos}.fuser")
         widths[pos] = d
         token_dims.add(c)
-    dims = {q: _width_of(tok, q, 0) for q in ("null_positive_feature", "null_position_feature",
-                                              "linears.0.weight", "linears.4.weight")}
-    if None in dims.values():
-        problems.extend(f"missing tensor 'position_net.{q}'" for q, v in dims.items() if v is None and q not in tok)
+    t = g.family.read_shape({q: tuple(v[1].shape) for q, v in tok.items()}, problems)
+    if t is None:
         return None
-    i, p, h, o = dims.values()
-    if p % 8:
-        problems.append(f"tensor 'position_net.null_position_feature' has {p} entries; a Fourier box "
-                        f"embedding has a multiple of 8 (4 coordinates x sin/cos)")
+    _check_group(g.family.expected(t), tok, problems, "position_net")
+    problems.extend(f"fusers read {c}-d tokens but position_net makes {t.out_dim}-d tokens"
+                    for c in sorted(token_dims - {t.out_dim}))
+    first_conv = first_conv_shape(g, problems, t)
+    return AdapterShape(widths, t.out_dim, t, g.family.kind, first_conv)
+
+
+def first_conv_shape(g: "Gathered", problems: list[str], family_shape=None) -> FirstConvShape | None:
+    """The widened first conv's channels: ``4`` latent + the family's + 5 for inpainting."""
+    family_channels = g.family.extra_channels if g.family else 0
+    family_channels = getattr(family_shape, "extra_channels", family_channels)   # per file (map models)
+    if g.first_conv is None:
+        if family_channels:
+            problems.append(f"missing tensor 'input_blocks.0.0.weight': {g.family.title} widens the UNet's first "
+                            f"conv by {family_channels} input channel{'s' if family_channels > 1 else ''} (shape "
+                            f"[width, {LATENT_CHANNELS + family_channels}, 3, 3])")
         return None
-    _check_group({q: f(i, p, h, o) for q, f in TOKENIZER_SHAPES.items()}, tok, problems, "position_net")
-    problems.extend(f"fusers read {c}-d tokens but position_net makes {o}-d tokens" for c in sorted(token_dims - {o}))
-    return AdapterShape(widths, o, TokenizerShape(i, o, h, p // 8))
+    key, t = g.first_conv
+    rest = int(t.shape[1]) - LATENT_CHANNELS - family_channels
+    if t.ndim != 4 or t.shape[2] != t.shape[3] or rest not in (0, INPAINT_CHANNELS):
+        raise GLIGENFileError(
+            f"'{g.name}' has a {t.shape[1]}-channel first convolution ('{key}', shape {list(t.shape)}); "
+            f"{g.family.title if g.family else 'GLIGEN'} reads {LATENT_CHANNELS + family_channels} channels, "
+            f"or {LATENT_CHANNELS + family_channels + INPAINT_CHANNELS} for its inpainting model. "
+            f"Use an unmodified GLIGEN release.")
+    return FirstConvShape(int(t.shape[0]), family_channels, rest, int(t.shape[2]))
 
 
 def check_values(groups: dict[str, Group], problems: list[str]) -> None:
@@ -233,21 +270,45 @@ def squeeze_alphas(group: Group) -> Group:
 
 
 @dataclass
+class Gathered:
+    """A file's keys sorted: fusers by position, the tokenizer's tensors, its family, a widened first conv."""
+    layout: str
+    fusers: dict[BlockPosition, Group]
+    tokenizer: Group
+    family: FamilyLayout | None
+    first_conv: tuple[str, torch.Tensor] | None
+    name: str = ""
+    image_projection: tuple[str, torch.Tensor] | None = None
+
+
+@dataclass
 class CheckedLayout:
     """A file's tensors sorted into an adapter, every shape (and, unless meta, every value) checked."""
     layout: str
     fusers: dict[BlockPosition, Group]
     tokenizer: Group
     shape: AdapterShape
+    first_conv: tuple[str, torch.Tensor] | None = None
+    image_projection: tuple[str, torch.Tensor] | None = None   # diffusers' image_project.project.weight
 
 
 def check_layout(tensors: Tensors, name: str) -> CheckedLayout:
     """Check every tensor; every problem found is reported at once, in one ``GLIGENFileError``."""
     problems: list[str] = []
-    layout, fusers, tok = gather(tensors, name, problems)
-    shape = shape_of(fusers, tok, problems)
+    g = gather(tensors, name, problems)
+    g.name = name
+    shape = shape_of(g, problems)
     if not problems and shape is not None:
-        check_values({**{pos.module_key: g for pos, g in fusers.items()}, "position_net": tok}, problems)
+        groups = {**{pos.module_key: grp for pos, grp in g.fusers.items()}, "position_net": g.tokenizer}
+        if g.first_conv is not None:
+            groups["first_conv"] = {"weight": g.first_conv}
+        if g.image_projection is not None:
+            groups["image_project"] = {"weight": g.image_projection}
+            if tuple(g.image_projection[1].shape) != (shape.tokenizer.in_dim, 768):
+                problems.append(f"tensor '{g.image_projection[0]}' has shape {list(g.image_projection[1].shape)}, "
+                                f"expected [{shape.tokenizer.in_dim}, 768]")
+        check_values(groups, problems)
     if problems or shape is None:
-        raise problems_error(name, problems or ["the file's tensors do not form a GLIGEN adapter"])
-    return CheckedLayout(layout, fusers, tok, shape)
+        what = g.family.title if g.family else "GLIGEN"
+        raise problems_error(name, problems or ["the file's tensors do not form a GLIGEN adapter"], what)
+    return CheckedLayout(g.layout, g.fusers, g.tokenizer, shape, g.first_conv, g.image_projection)

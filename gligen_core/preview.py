@@ -36,7 +36,7 @@ def render_layout(layout: BoxLayout, note: str = "", background: torch.Tensor | 
         c = box_colour(i)
         x0, y0, x1, y1 = b.box[0] * w, b.box[1] * h, b.box[2] * w, b.box[3] * h
         draw.rectangle((x0, y0, max(x0, x1 - 1), max(y0, y1 - 1)), outline=c, width=line)
-        label = f"{i + 1}. {b.phrase}"
+        label = f"{i + 1}. {b.phrase}" + ("" if b.image is None else f" [image {b.image}]")
         tx, ty = x0 + line + 2, y0 + line + 1
         bbox = text_bbox(draw, (tx, ty), label, fonts)
         draw.rectangle((bbox[0] - 2, bbox[1] - 1, bbox[2] + 2, bbox[3] + 1), fill=(0, 0, 0))

@@ -4,10 +4,14 @@ from comfy_api.latest import ComfyExtension, io
 from .apply import GLIGENApply
 from .boxes import GroundingBoxes
 from .encoder import GroundingEncoder
+from .inpaint import GLIGENInpaint
 from .loader import GLIGENAdapterLoader
+from .maps import GroundingMap
+from .pose import GroundingPose
 from .sampler import ScheduledSampler
 
-NODES: list[type[io.ComfyNode]] = [GLIGENAdapterLoader, GroundingBoxes, GroundingEncoder, GLIGENApply, ScheduledSampler]
+NODES: list[type[io.ComfyNode]] = [GLIGENAdapterLoader, GroundingBoxes, GroundingEncoder, GLIGENApply, ScheduledSampler,
+                                   GroundingPose, GroundingMap, GLIGENInpaint]
 
 
 class GLIGENExtension(ComfyExtension):

@@ -19,6 +19,7 @@ from ..gligen_core.boxes import check_boxes, drop_note
 from ..gligen_core.preview import render_layout
 from .canvas import canvas_of
 from .checks import check_widgets
+from .images import check_image_indexes
 from .types import GroundingBoxesIO
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,10 @@ class GroundingBoxes(io.ComfyNode):
                 io.MultiType.Input("canvas_from", types=[io.Latent, io.Image], optional=True,
                                    tooltip="Optional: the LATENT you sample (or an IMAGE of the size you generate); "
                                            "its size becomes the canvas and width/height are not used."),
+                io.Image.Input("images", optional=True,
+                               tooltip='Reference images for text-image GLIGEN: a box with "image": 0 is grounded '
+                                       'with the first image of this batch ("this dog, here"), with or without a '
+                                       'phrase. Batch several images with core\'s Batch Images node.'),
             ],
             outputs=[
                 GroundingBoxesIO.Output(display_name="grounding",
@@ -78,15 +83,17 @@ class GroundingBoxes(io.ComfyNode):
         return True
 
     @classmethod
-    def execute(cls, width: int, height: int, boxes_json: str, background=None, canvas_from=None) -> io.NodeOutput:
+    def execute(cls, width: int, height: int, boxes_json: str, background=None, canvas_from=None,
+                images=None) -> io.NodeOutput:
         check_widgets(cls, width=width, height=height, boxes_json=boxes_json)
         if canvas_from is not None:
             width, height = canvas_of(canvas_from)
         try:
             layout = parse_boxes(boxes_json, width, height)
+            check_image_indexes(layout, images)
         except BoxesError as e:
             raise BoxesError(f"boxes_json: {e}") from None
-        layout = dataclasses.replace(layout, node=cls.hidden.unique_id if cls.hidden else None)
+        layout = dataclasses.replace(layout, node=cls.hidden.unique_id if cls.hidden else None, images=images)
         note = ""
         if layout.dropped:
             note = drop_note(len(layout.boxes) + len(layout.dropped), len(layout.boxes))
@@ -94,6 +101,8 @@ class GroundingBoxes(io.ComfyNode):
         preview = render_layout(layout, note, background)
         shown = ui.PreviewImage(preview, cls=cls).as_dict()
         shown["boxes"] = [dump_boxes(layout)]  # what the backend received, normalised
+        if images is not None:   # the editor shows each box's reference image
+            shown["gligen_images"] = ui.PreviewImage(images, cls=cls).as_dict()["images"]
         if background is not None:
             shown["gligen_background"] = ui.PreviewImage(background[:1], cls=cls).as_dict()["images"]
         return io.NodeOutput(layout, preview, layout.report(), ui=shown)

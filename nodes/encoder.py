@@ -16,7 +16,10 @@ from comfy_api.latest import io
 
 from ..gligen_core import BoxLayout, Grounding, ModelMismatchError, family_of
 from ..gligen_core.boxes import drop_note
+from ..gligen_core.tokenizers.text_image import KIND as TEXT_IMAGE
 from .feature_check import feature_mismatch
+from .grounding_kinds import BOXES, require_kind
+from .images import check_adapter_reads, image_features
 from .phrase_text import LITERAL, PHRASE_SYNTAXES, encoded_note, tokenize
 from .phrase_text import phrase_syntax as phrase_syntax_value
 from .types import GROUNDING_KEY, AdapterRef, GLIGENAdapterIO, GroundingBoxesIO
@@ -97,15 +100,19 @@ def phrase_features(clip, phrases: list[str], need: int | None = None, family: s
     cache: dict[str, torch.Tensor] = {}
     rows = []
     for i, phrase in enumerate(phrases):
+        if not phrase:   # an image-only box (text-image GLIGEN): its text mask is 0
+            rows.append(None)
+            continue
         if phrase not in cache:
             tokens = tokenize(clip, phrase, i, syntax)
             _check_length(tokens, i, phrase)
             cache[phrase] = encode(clip, tokens)
         rows.append(cache[phrase])
-    if rows:
-        features = torch.stack(rows)
-    else:  # no boxes: no feature, but the width of this CLIP's (or the adapter's) feature
-        features = torch.zeros(0, need if need is not None else encode(clip, clip.tokenize("")).shape[0])
+    width = next((r.shape[0] for r in rows if r is not None), need)
+    if width is None:  # no phrase at all: the width of this CLIP's feature
+        width = encode(clip, clip.tokenize("")).shape[0]
+    rows = [torch.zeros(width) if r is None else r for r in rows]
+    features = torch.stack(rows) if rows else torch.zeros(0, width)
     if rows and need is not None and features.shape[1] != need:
         raise feature_mismatch(need, family or family_of(need), features.shape[1])
     if features.shape[1] == 1024 and rows:
@@ -154,6 +161,9 @@ class GroundingEncoder(io.ComfyNode):
                                tooltip="'literal': each phrase is encoded as typed, parentheses and all. 'prompt': "
                                        "ComfyUI's prompt syntax ((word:1.2) weights, escapes, embedding:name), as "
                                        "core's GLIGENTextBoxApply reads its text."),
+                io.ClipVision.Input("clip_vision", optional=True,
+                                    tooltip="CLIP ViT-L/14 (core's CLIPVisionLoader), for boxes with a reference "
+                                            "image; needed only with a text-image GLIGEN file."),
             ],
             outputs=[
                 io.Conditioning.Output(tooltip="The conditioning carrying the grounding. Boxes already on it are "
@@ -164,14 +174,27 @@ class GroundingEncoder(io.ComfyNode):
 
     @classmethod
     def execute(cls, conditioning, clip, grounding: BoxLayout, gligen: AdapterRef | None = None,
-                phrase_syntax: str = LITERAL) -> io.NodeOutput:
+                phrase_syntax: str = LITERAL, clip_vision=None) -> io.NodeOutput:
         syntax = phrase_syntax_value(phrase_syntax)
         phrases = [b.phrase for b in grounding.boxes]
         adapter = gligen.adapter if gligen is not None else None
+        if adapter is not None:
+            require_kind("GroundingEncoder", adapter, BOXES, "boxes")
+            check_adapter_reads(adapter, grounding, clip_vision)
         features = phrase_features(clip, phrases, adapter.phrase_dim if adapter else None,
                                    adapter.family if adapter else None, syntax)
+        images = {}
+        with_images = any(b.image is not None for b in grounding.boxes)
+        if adapter is not None and adapter.shape.family == TEXT_IMAGE or adapter is None and with_images:
+            if clip_vision is None:
+                first = next(i for i, b in enumerate(grounding.boxes) if b.image is not None)
+                raise ModelMismatchError(
+                    f"box #{first + 1} has a reference image: connect a CLIP vision model (CLIPVisionLoader with "
+                    f"CLIP ViT-L/14) to GroundingEncoder's 'clip_vision' input, or remove 'image' from the boxes.")
+            feats, flags = image_features(clip_vision, grounding, gligen.image_projection if gligen else None)
+            images = dict(image_features=feats, has_image=flags)
         g = Grounding(tuple(phrases), torch.tensor([b.box for b in grounding.boxes], dtype=torch.float32).reshape(-1, 4),
-                      features, len(grounding.dropped), (grounding.width, grounding.height), grounding.node)
+                      features, len(grounding.dropped), (grounding.width, grounding.height), grounding.node, **images)
         out, notes = [], []
         for cond, extra in conditioning:
             extra = extra.copy()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..gligen_core import BlockPosition, GLIGENAdapter, ModelMismatchError
+from ..gligen_core.first_conv import LATENT_CHANNELS
 
 
 def model_family(model) -> str:
@@ -47,6 +48,7 @@ def check_fit(adapter: GLIGENAdapter, model) -> dict[BlockPosition, tuple[int, i
             f"{adapter.shape.token_dim}-d tokens); your model is {family} (widths {model_widths}). "
             f"{len(wrong)} of {len(adapter.positions())} fusers do not fit, e.g. {'; '.join(wrong[:3])}. "
             f"Load the GLIGEN file made for {family}, or use a {adapter.family} checkpoint.")
+    check_first_conv(adapter, dm, family)
     missing = [pos for pos in sorted(blocks, key=BlockPosition.sort_key) if pos not in adapter.shape.fusers]
     if missing:
         shown = ", ".join(str(p) for p in missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
@@ -56,3 +58,22 @@ def check_fit(adapter: GLIGENAdapter, model) -> dict[BlockPosition, tuple[int, i
             f"some is incomplete (a partial download or a bad conversion) and would ground only part of the "
             f"UNet. Download the file again or use an unmodified release.")
     return blocks
+
+
+def check_first_conv(adapter: GLIGENAdapter, diffusion_model, family: str) -> None:
+    """An adapter with a widened first conv needs the model's first conv to read the 4-channel latent and
+    have the width the adapter's extra channels add to."""
+    fc = adapter.shape.first_conv
+    if fc is None:
+        return
+    try:
+        conv = diffusion_model.input_blocks[0][0]
+        got = (int(conv.out_channels), int(conv.in_channels))
+    except (AttributeError, IndexError, TypeError):
+        got = None
+    if got != (fc.width, LATENT_CHANNELS):
+        shown = "no first conv" if got is None else f"a first conv of {got[1]} to {got[0]} channels"
+        raise ModelMismatchError(
+            f"This {adapter.kind} GLIGEN adds {fc.extra_channels} channels to a first conv of {LATENT_CHANNELS} to "
+            f"{fc.width} channels (SD1.x); your model ({family}) has {shown}. Use an SD1.x checkpoint that is not "
+            f"itself an inpainting model: the GLIGEN file brings the inpainting channels.")

@@ -16,6 +16,12 @@ How grounding reaches the fusers (see shared/DESIGN.md, "a model-level patch tha
   ``(block, block_index)``, on those tensors. It touches no Python state that changes between steps or
   runs, so under torch.compile the UNet stays one graph: no graph break, and no recompile for a new
   run, new boxes, another step count or schedule (the scale is a tensor, not a guarded number).
+Inpainting and spatial-map adapters also widen the UNet's first conv: ``extra_channels.py`` makes the
+extra input of each chunk once per run, the APPLY_MODEL wrapper hands it to the UNet per call, and an
+``input_block_patch`` at ``("input", 0)`` adds ``conv(extra, W_extra)`` to the user's own first conv
+(``gligen_core.first_conv``). The family's channels are skipped where the scale is 0 (the official
+sampler restores SD's first conv); an inpainting model always reads its channels (the official one
+never restores it).
 The patch is registered on the cloned ModelPatcher, so every conditioning shares it and ComfyUI keeps
 batching cond and uncond into one UNet call. A conditioning without grounding (the usual negative, and
 the copy of an area conditioning ComfyUI gives the negative) gets the paper's null grounding, or, in
@@ -31,10 +37,12 @@ from typing import Any, Callable
 
 import torch
 
-from ..gligen_core import GLIGENAdapter, GLIGENError, Grounding, MAX_OBJECTS
+from ..gligen_core import GLIGENAdapter, GLIGENError, Grounding
 from ..gligen_core.schedule import StepSchedule, active_in_range
 from .canvas import warn_aspect
 from .feature_check import check_features
+from .extra_channels import ExtraInputs, check_inputs, fit_batch
+from .grounding_kinds import adapter_title, how_to_feed
 from .runtime import compute_dtype
 from .types import GROUNDING_KEY, PATCH_KEY
 from .unpatched import strip_checks
@@ -43,6 +51,7 @@ from .unpatched import strip_checks
 RUN_KEY = "gligen_pack_run"             # the RunState, in a sampling run's transformer_options
 TOKENS_KEY = "gligen_pack_tokens"       # per UNet call: grounding tokens [B, M, C]; absent at scale 0
 SCALE_KEY = "gligen_pack_scale"         # per UNet call: the scale, a 0-dim tensor
+FIRST_CONV_KEY = "gligen_pack_first_conv"  # per UNet call: the first conv's extra input [B, E, h, w]
 PENDING_KEY = "gligen_pack_pending"     # per transformer block (ReGround): the update for attn2's output
 SCHEDULE_KEY = "gligen_step_schedule"   # a StepSchedule a ScheduledSampler puts in transformer_options
 
@@ -86,8 +95,10 @@ class RunState(_Shared):
     """What one sampling run knows: its sigma range, the grounding of each conditioning chunk, the
     tokens made from it, and the scale of the current step."""
 
-    def __init__(self, patch: "GroundingPatch", model_sampling) -> None:
+    def __init__(self, patch: "GroundingPatch", model_sampling, latent_in=None) -> None:
         self.patch = patch
+        self.extra = ExtraInputs(patch.adapter, latent_in) if patch.adapter.shape.first_conv else None
+        self.canvas: tuple[int, ...] = ()
         self.sigma_start = float(model_sampling.percent_to_sigma(patch.start_percent))
         self.sigma_end = float(model_sampling.percent_to_sigma(patch.end_percent))
         self.grounding: dict[Chunk, Grounding | None] = {}
@@ -102,6 +113,11 @@ class RunState(_Shared):
         chunks = [(i, c["uuid"]) for i, group in enumerate(conds) if group for c in group]
         if all(k in self.grounding for k in chunks):
             return
+        self.canvas = canvas
+        check_kinds(self.patch.adapter, conds)
+        check_inputs(self.patch.adapter, conds)
+        if self.extra is not None:
+            self.extra.register(conds)
         positive = conds[0] or []
         positive_uuids = {c["uuid"] for c in positive}
         for i, group in enumerate(conds):
@@ -109,8 +125,9 @@ class RunState(_Shared):
                 g = c.get(GROUNDING_KEY)
                 if i > 0 and c["uuid"] in positive_uuids and self.patch.negative_mode == NEGATIVE_NULL:
                     g = None  # ComfyUI's copy of a positive area conditioning for the negative side
-                check_features(g, self.patch.adapter.phrase_dim, self.patch.adapter.family)
-                warn_aspect(g, canvas, self._said)
+                if isinstance(g, Grounding):  # boxes (poses and maps carry no phrase feature or canvas)
+                    check_features(g, self.patch.adapter.phrase_dim, self.patch.adapter.family)
+                    warn_aspect(g, canvas, self._said)
                 self.grounding[(i, c["uuid"])] = self._in_area(g, c.get("area"), canvas)
             if i > 0 and group and self.patch.negative_mode == NEGATIVE_SAME:
                 self._reuse_positive(positive, i, group, canvas)
@@ -148,15 +165,9 @@ class RunState(_Shared):
         g = self.grounding.get(chunk) if chunk is not None else None
         key = (id(g), device)
         if key not in self._tokens:
-            tokenizer = self.patch.adapter.position_net
-            if g is None or not len(g):  # no boxes: the null grounding
-                boxes, masks, feats = torch.zeros(1, MAX_OBJECTS, 4), torch.zeros(1, MAX_OBJECTS), \
-                    torch.zeros(1, MAX_OBJECTS, tokenizer.in_dim)
-            else:
-                boxes, masks, feats = g.slots(MAX_OBJECTS)
-            dtype = next(tokenizer.parameters()).dtype
-            with torch.no_grad():
-                self._tokens[key] = tokenizer(boxes.to(device, dtype), masks.to(device, dtype), feats.to(device, dtype))
+            if isinstance(g, Grounding) and not len(g):
+                g = None  # no boxes: the null grounding
+            self._tokens[key] = self.patch.adapter.tokens(g, device)
         return self._tokens[key]
 
     def tokens_for(self, chunks: list[Chunk] | None, batch: int, device: torch.device,
@@ -172,7 +183,7 @@ class RunState(_Shared):
         out = self._batches.get(key)
         if out is None:
             per_chunk = batch // len(chunks)
-            out = torch.cat([self._tokens_of(c, device).expand(per_chunk, -1, -1) for c in chunks]).to(dtype)
+            out = torch.cat([fit_batch(self._tokens_of(c, device), per_chunk) for c in chunks]).to(dtype)
             self._batches[key] = out
         return out
 
@@ -201,7 +212,7 @@ class GroundingPatch(_Shared):
         to = model_options.setdefault("transformer_options", {})
         run = to.get(RUN_KEY)
         if run is None or run.patch is not self:
-            run = RunState(self, model.model_sampling)
+            run = RunState(self, model.model_sampling, model.process_latent_in)
             to[RUN_KEY] = run
         run.register(conds, tuple(x_in.shape[2:]))
         run.scale = run.scale_at(float(timestep.max()), to)
@@ -217,6 +228,10 @@ class GroundingPatch(_Shared):
             chunks = list(zip(cond_or_uncond, uuids)) if uuids and cond_or_uncond else None
             to[TOKENS_KEY] = run.tokens_for(chunks, x.shape[0], x.device, compute_dtype(executor.class_obj))
             to[SCALE_KEY] = run.scale_tensor(x.device)
+        if run is not None and run.patch is self and run.extra is not None and (run.scale != 0.0 or self.adapter.inpainting):
+            uuids, cond_or_uncond = to.get("uuids"), to.get("cond_or_uncond")
+            chunks = list(zip(cond_or_uncond, uuids)) if uuids and cond_or_uncond else None
+            to[FIRST_CONV_KEY] = run.extra.for_call(chunks, x, run.canvas[-2:], compute_dtype(executor.class_obj))
         return executor(x, t, c_concat, c_crossattn, control, to, **kwargs)
 
     # middle_patch: inside the UNet, after self-attention, before cross-attention
@@ -236,10 +251,38 @@ class GroundingPatch(_Shared):
             return x
         return fuser(*args, **options)
 
+    # input_block_patch, adapters with a widened first conv only: after the user's own first conv
+    def first_conv(self, h: torch.Tensor, transformer_options: dict) -> torch.Tensor:
+        extra = transformer_options.get(FIRST_CONV_KEY)
+        if extra is None or transformer_options.get("block") != ("input", 0):
+            return h
+        return self.adapter.first_conv(h, extra)
+
+    # SAMPLER_SAMPLE wrapper, inpainting adapters only: the known region pasted back after the last step
+    def paste_known(self, executor, guider, sigmas, extra_args, callback, noise, latent_image=None,
+                    denoise_mask=None, disable_pbar=False):
+        samples = executor(guider, sigmas, extra_args, callback, noise, latent_image, denoise_mask, disable_pbar)
+        if denoise_mask is None or latent_image is None:
+            return samples
+        return samples * denoise_mask + latent_image.to(samples) * (1.0 - denoise_mask)
+
     # attn2_output_patch, ReGround only: cross-attention's output plus the fuser's update
     def attn2_output(self, n: torch.Tensor, extra_options: dict) -> torch.Tensor:
         pending = extra_options.pop(PENDING_KEY, None)
         return n if pending is None else n + pending
+
+
+def check_kinds(adapter: GLIGENAdapter, conds: list[list[dict] | None]) -> None:
+    """Every grounding on the conditionings is of the kind the adapter's tokenizer reads."""
+    for group in conds:
+        for c in group or []:
+            g = c.get(GROUNDING_KEY)
+            kind = getattr(g, "kind", "boxes")
+            if g is not None and kind != adapter.input_kind:
+                raise GLIGENError(
+                    f"GLIGEN: a conditioning is grounded with {kind}, but this "
+                    f"{adapter_title(adapter).removeprefix('a ')} reads {adapter.input_kind}. Connect "
+                    f"{how_to_feed(adapter.input_kind)} for this adapter, or load the GLIGEN file made for {kind}.")
 
 
 def attach(model, patch: GroundingPatch, adapter_patcher) -> Any:
@@ -249,6 +292,10 @@ def attach(model, patch: GroundingPatch, adapter_patcher) -> Any:
     m.set_model_patch(patch, "middle_patch")
     if patch.reground:
         m.set_model_attn2_output_patch(patch.attn2_output)
+    if patch.adapter.shape.first_conv is not None:
+        m.set_model_input_block_patch(patch.first_conv)
+    if patch.adapter.inpainting:
+        m.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.SAMPLER_SAMPLE, PATCH_KEY, patch.paste_known)
     m.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.CALC_COND_BATCH, PATCH_KEY, patch.calc_cond_batch)
     m.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.APPLY_MODEL, PATCH_KEY, patch.apply_model)
     m.set_additional_models(PATCH_KEY, [adapter_patcher])

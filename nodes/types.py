@@ -12,6 +12,8 @@ GroundingBoxesIO = io.Custom("GROUNDING_BOXES")
 # Key of the ``Grounding`` a GroundingEncoder attaches to a conditioning. Deliberately not core's
 # ``gligen`` key: core's sampler would try to run its own GLIGEN with it.
 GROUNDING_KEY = "gligen_grounding"
+# Key of the ``InpaintInput`` GLIGENInpaint attaches to the positive and negative conditionings.
+INPAINT_KEY = "gligen_inpaint"
 # Key under which a patched model's extra weights ride with the UNet, and our wrapper's key.
 PATCH_KEY = "gligen_pack"
 
@@ -29,6 +31,11 @@ class AdapterRef:
         """The loaded adapter: its shapes, family and phrase width. Once a model is patched its
         weights live in the runtime copy (``runtime``), so compute with that one."""
         return self.loaded.adapter
+
+    @property
+    def image_projection(self):
+        """P from the file (diffusers' image_project) for text-image adapters, or None: the shipped one."""
+        return self.loaded.image_projection
 
     def runtime(self, dtype):
         """``(adapter, patcher)`` in ``dtype``, made once per dtype; ComfyUI's layers and memory management."""

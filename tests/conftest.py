@@ -107,6 +107,7 @@ def server(host, tmp_path_factory, tiny_ckpt, tiny_gligen, models_dir):
     pack = install_like_manager(str(base / "custom_nodes"))
     import shutil
     shutil.copy(os.path.join(ROOT, "tests", "helpers", "link_source_nodes.py"), base / "custom_nodes")
+    shutil.copy(os.path.join(ROOT, "tests", "helpers", "tiny_clip_vision_node.py"), base / "custom_nodes")
     (base / "models").mkdir()
     for kind in ("checkpoints", "gligen"):
         os.symlink(models_dir / kind, base / "models" / kind)

@@ -59,11 +59,139 @@ def reground():
                                                    "draped with a colorful blanket, a dog, a balloon in the sky")
 
 
+# The official keypoint example (gligen_inference.py, COCO val image 18150): two people, COCO-17 order,
+# normalised; (0, 0) = not labelled.
+OFFICIAL_PEOPLE = [
+    [(0.7598, 0.2542), (0.7431, 0.2104), (0.8118, 0.2021), (0, 0), (0.9514, 0.1813), (0.7806, 0.2917), (0, 0),
+     (0.6785, 0.5125), (0, 0), (0.5389, 0.6479), (0.6785, 0.6750), (0.7973, 0.7042), (0, 0), (0.6181, 0.7375),
+     (0.9764, 0.8458), (0, 0), (0, 0)],
+    [(0.2681, 0.4313), (0.2514, 0.3979), (0, 0), (0.0785, 0.3854), (0, 0), (0.0910, 0.5583), (0, 0),
+     (0.1243, 0.8479), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0.2410, 0.8146), (0.1202, 0.6146), (0, 0),
+     (0.2743, 0.7188)],
+]
+
+
+def official_pose_json(size: int = 512) -> str:
+    """The official example as OpenPose JSON (18 body points, pixels of a size x size canvas)."""
+    from gligen_pack.gligen_core.pose import COCO_FROM_OPENPOSE
+    people = []
+    for person in OFFICIAL_PEOPLE:
+        flat = [0.0] * 54
+        for k, (x, y) in enumerate(person):
+            if x or y:
+                j = COCO_FROM_OPENPOSE[k]
+                flat[3 * j:3 * j + 3] = [round(x * size), round(y * size), 1.0]
+        people.append(json.dumps({"pose_keypoints_2d": flat}))
+    return ('{"canvas_width": %d, "canvas_height": %d, "people": [\n ' % (size, size)) + ",\n ".join(people) + "\n]}"
+
+
+def grounded_by(source: list, node, gligen_file: str, prompt: str, end_percent: float, prefix: str):
+    """A keypoint or map graph: ``source`` nodes, then ``node`` (the grounding node) and the sampler."""
+    sampler_widgets = {"seed": 42, "steps": 30, "cfg": 7.5, "sampler_name": "euler", "scheduler": "normal", "denoise": 1.0}
+    name, kind, widgets, wired, pos, size = node
+    return [
+        ("ckpt", "CheckpointLoaderSimple", {"ckpt_name": "v1-5-pruned-emaonly.safetensors"}, {}, (40, 120), (320, 100)),
+        ("gligen", "GLIGENAdapterLoader", {"gligen_name": gligen_file}, {}, (40, 280), (320, 60)),
+        ("pos", "CLIPTextEncode", {"text": prompt}, {"clip": ("ckpt", 1)}, (500, 40), (400, 160)),
+        ("neg", "CLIPTextEncode", {"text": "blurry, low quality"}, {"clip": ("ckpt", 1)}, (500, 240), (400, 120)),
+        *source,
+        (name, kind, widgets, {"conditioning": ("pos", 0), "gligen": ("gligen", 0), **wired}, pos, size),
+        ("apply", "GLIGENApply", {"strength": 1.0, "negative": "null", "start_percent": 0.0,
+                                  "end_percent": end_percent, "reground": False},
+         {"model": ("ckpt", 0), "gligen": ("gligen", 0)}, (960, 420), (300, 190)),
+        ("latent", "EmptyLatentImage", {"width": 512, "height": 512, "batch_size": 1}, {}, (960, 660), (300, 110)),
+        ("sampler", "KSampler", sampler_widgets,
+         {"model": ("apply", 0), "positive": (name, 0), "negative": ("neg", 0), "latent_image": ("latent", 0)},
+         (1300, 120), (320, 330)),
+        ("decode", "VAEDecode", {}, {"samples": ("sampler", 0), "vae": ("ckpt", 2)}, (1300, 500), (220, 50)),
+        ("save", "SaveImage", {"filename_prefix": prefix}, {"images": ("decode", 0)}, (1660, 120), (420, 460)),
+    ]
+
+
+def pose():
+    """The keypoint model on the official example's two people; grounded for the first 30%, as there."""
+    node = ("pose", "GLIGENGroundingPose", {"pose_json": official_pose_json(), "min_confidence": 0.3}, {},
+            (500, 400), (400, 420))
+    preview = ("preview", "PreviewImage", {}, {"images": ("pose", 1)}, (960, 800), (300, 300))
+    spec = grounded_by([], node, "gligen-generation-keypoint.bin", "A young man and a small boy are talking", 0.3,
+                       "gligen_pose")
+    return spec + [preview]
+
+
+def canny():
+    """The Canny model on core's Canny edges of ComfyUI's example picture; grounded for the first 90%, as
+    the official Canny example (alpha_type [0.9, 0, 0.1]). Thresholds 0.4 / 0.8 = the training's 100 / 200."""
+    source = [("image", "LoadImage", {"image": "example.png"}, {}, (40, 400), (320, 320)),
+              ("edges", "Canny", {"low_threshold": 0.4, "high_threshold": 0.8}, {"image": ("image", 0)},
+               (40, 760), (320, 90))]
+    node = ("map", "GLIGENGroundingMap", {"labels": "colours"}, {"map": ("edges", 0)}, (500, 400), (320, 100))
+    spec = grounded_by(source, node, "gligen-generation-canny.bin", "a photo of a mountain lake at sunset", 0.9,
+                       "gligen_canny")
+    return spec + [("preview", "PreviewImage", {}, {"images": ("edges", 0)}, (500, 560), (300, 300))]
+
+
+IMAGE_BOXES = [
+    {"phrase": "a red vintage car", "box": [0.04, 0.5, 0.62, 0.94]},
+    {"image": 0, "box": [0.62, 0.42, 0.96, 0.92]},
+]
+
+
+def text_image():
+    """A phrase-only box and an image-only box ("this dog, here") on the text-image-box model."""
+    from gligen_pack.gligen_core import format_boxes
+    spec = grounded_txt2img(prompt="a photo of a sunny street with a vintage car and a dog")
+    spec = [s for s in spec if s[0] != "encode"]
+    spec = [(n, k, {**w, "gligen_name": "gligen-generation-text-image-box.bin"} if n == "gligen" else
+             {**w, "boxes_json": format_boxes(IMAGE_BOXES)} if n == "boxes" else w,
+             {**wired, "images": ("ref", 0)} if n == "boxes" else wired, pos, size) for n, k, w, wired, pos, size in spec]
+    return spec + [
+        ("ref", "LoadImage", {"image": "reference_dog.png", "upload": "image"}, {}, (-320, 380), (320, 360)),
+        ("vision", "CLIPVisionLoader", {"clip_name": "clip_vision_vit_l.safetensors"}, {}, (-320, 120), (320, 60)),
+        ("encode", "GLIGENGroundingEncoder", {}, {"conditioning": ("pos", 0), "clip": ("ckpt", 1), "gligen": ("gligen", 0),
+                                                   "grounding": ("boxes", 0), "clip_vision": ("vision", 0)},
+         (500, 400), (300, 120)),
+    ]
+
+
+INPAINT_BOXES = [{"phrase": "a corgi", "box": [0.55, 0.4, 0.95, 0.9]}]
+
+
+def inpainting():
+    """Repaint inside the box of an image with the inpainting text-box model."""
+    from gligen_pack.gligen_core import format_boxes
+    return [
+        ("ckpt", "CheckpointLoaderSimple", {"ckpt_name": "v1-5-pruned-emaonly.safetensors"}, {}, (40, 120), (320, 100)),
+        ("gligen", "GLIGENAdapterLoader", {"gligen_name": "gligen-inpainting-text-box.bin"}, {}, (40, 280), (320, 60)),
+        ("image", "LoadImage", {"image": "street.png", "upload": "image"}, {}, (-320, 120), (320, 360)),
+        ("boxes", "GLIGENGroundingBoxes", {"width": 512, "height": 512, "boxes_json": format_boxes(INPAINT_BOXES)},
+         {"background": ("image", 0)}, (40, 380), (420, 760)),
+        ("pos", "CLIPTextEncode", {"text": "a photo of a street with a corgi"}, {"clip": ("ckpt", 1)}, (500, 40), (400, 160)),
+        ("neg", "CLIPTextEncode", {"text": "blurry, low quality"}, {"clip": ("ckpt", 1)}, (500, 240), (400, 120)),
+        ("encode", "GLIGENGroundingEncoder", {}, {"conditioning": ("pos", 0), "clip": ("ckpt", 1),
+                                                   "gligen": ("gligen", 0), "grounding": ("boxes", 0)}, (500, 400), (300, 100)),
+        ("inpaint", "GLIGENInpaint", {}, {"positive": ("encode", 0), "negative": ("neg", 0), "vae": ("ckpt", 2),
+                                           "image": ("image", 0), "grounding": ("boxes", 0)}, (500, 560), (300, 140)),
+        ("apply", "GLIGENApply", {"strength": 1.0, "negative": "null", "start_percent": 0.0, "end_percent": 1.0,
+                                  "reground": False},
+         {"model": ("ckpt", 0), "gligen": ("gligen", 0)}, (500, 740), (300, 190)),
+        ("sampler", "KSampler", {"seed": 42, "steps": 30, "cfg": 7.5, "sampler_name": "euler", "scheduler": "normal",
+                                 "denoise": 1.0},
+         {"model": ("apply", 0), "positive": ("inpaint", 0), "negative": ("inpaint", 1), "latent_image": ("inpaint", 2)},
+         (940, 120), (320, 330)),
+        ("decode", "VAEDecode", {}, {"samples": ("sampler", 0), "vae": ("ckpt", 2)}, (940, 500), (220, 50)),
+        ("save", "SaveImage", {"filename_prefix": "gligen_inpaint"}, {"images": ("decode", 0)}, (1300, 120), (420, 460)),
+    ]
+
+
 # name -> (spec, label on the thumbnail)
 WORKFLOWS = {
     "gligen_text_to_image": (grounded_txt2img, "GLIGEN text-to-image"),
     "gligen_scheduled_sampling": (scheduled_sampling, "scheduled sampling, tau = 0.3"),
     "gligen_reground": (reground, "ReGround"),
+    "gligen_pose": (pose, "keypoint GLIGEN: poses"),
+    "gligen_canny": (canny, "Canny-edge GLIGEN"),
+    "gligen_text_image": (text_image, "text + reference image"),
+    "gligen_inpainting": (inpainting, "grounded inpainting"),
 }
 
 
@@ -133,10 +261,34 @@ def thumbnail(workflow: dict, label: str, path: str) -> None:
     from PIL import Image
     from gligen_pack.gligen_core import parse_boxes
     from gligen_pack.gligen_core.preview import render_layout
+    if any(n["type"] in ("GLIGENGroundingPose", "GLIGENGroundingMap") for n in workflow["nodes"]):
+        return map_thumbnail(workflow, label, path)
     node = next(n for n in workflow["nodes"] if n["type"] == "GLIGENGroundingBoxes")
     width, height, text = node["widgets_values"][:3]
     img = render_layout(parse_boxes(text, width, height), note=label)[0].numpy()
     Image.fromarray((img * 255).round().astype(np.uint8)).resize((256, 256 * height // width)).save(path, quality=88)
+
+
+
+def map_thumbnail(workflow: dict, label: str, path: str) -> None:
+    """A pose workflow's skeletons as GroundingPose previews them, or a map workflow's picture's edges."""
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFilter
+    from gligen_pack.gligen_core.pose import frames_from_json
+    from gligen_pack.gligen_core.pose_preview import render_pose
+    pose = next((n for n in workflow["nodes"] if n["type"] == "GLIGENGroundingPose"), None)
+    if pose is not None:
+        arr = render_pose(frames_from_json(pose["widgets_values"][0], "pose_json")[0])[0].numpy()
+        img = Image.fromarray((arr * 255).round().astype(np.uint8))
+    else:
+        import folder_paths
+        src = Image.open(os.path.join(folder_paths.get_input_directory(), "example.png")).convert("L")
+        img = src.filter(ImageFilter.FIND_EDGES).point(lambda v: 255 if v > 40 else 0).convert("RGB")
+    img = img.resize((256, 256))
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((0, 232, 256, 256), fill=(120, 20, 20))
+    draw.text((6, 238), label, fill=(255, 255, 255))
+    img.save(path, quality=88)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ RUN = """async ([url, payload]) => {
     let parsed, draft;
     try {
       const r = parseBoxes(text, width, height);
-      parsed = { boxes: r.boxes.map((b) => [b.phrase, b.box]), dropped: r.dropped.map((b) => b.phrase) };
+      parsed = { boxes: r.boxes.map((b) => (b.image === undefined ? [b.phrase, b.box] : [b.phrase, b.box, b.image])), dropped: r.dropped.map((b) => b.phrase) };
     } catch (e) {
       if (!(e instanceof BoxesError)) throw e;
       parsed = { error: e.message };

@@ -18,7 +18,7 @@ def test_shared_case(case):
         assert case["error"] in str(e.value)
         return
     layout = parse_boxes(case["text"], case["width"], case["height"])
-    assert [[b.phrase, list(b.box)] for b in layout.boxes] == case["boxes"]
+    assert [[b.phrase, list(b.box)] + ([] if b.image is None else [b.image]) for b in layout.boxes] == case["boxes"]
     assert [b.phrase for b in layout.dropped] == case.get("dropped", [])
 
 

@@ -228,10 +228,11 @@ def test_other_modalities_are_named(sd, tmp_path):
     assert "text+image GLIGEN" in error_of(write(tmp_path, "ti.safetensors", sd))
 
 
-def test_inpainting_first_conv_is_named(sd, tmp_path):
+def test_first_conv_of_no_known_width_is_named(sd, tmp_path):
     sd = dict(sd)
-    sd["input_blocks.0.0.weight"] = torch.zeros(32, 9, 3, 3)
-    assert "9-channel first convolution" in error_of(write(tmp_path, "inpaint.safetensors", sd))
+    sd["input_blocks.0.0.weight"] = torch.zeros(32, 7, 3, 3)   # neither 4 (generation) nor 9 (inpainting)
+    msg = error_of(write(tmp_path, "inpaint.safetensors", sd))
+    assert "7-channel first convolution" in msg and "or 9 for its inpainting model" in msg
 
 
 def test_missing_file():

@@ -26,7 +26,8 @@ def outcome(parse, text, width, height) -> dict:
         layout = parse(text, width, height)
     except BoxesError as e:
         return {"error": str(e)}
-    return {"boxes": [[b.phrase, list(b.box)] for b in layout.boxes], "dropped": [b.phrase for b in layout.dropped]}
+    return {"boxes": [[b.phrase, list(b.box)] + ([] if b.image is None else [b.image]) for b in layout.boxes],
+            "dropped": [b.phrase for b in layout.dropped]}
 
 
 PHRASES = ["a cat", "  a red car ", "", "   ", "un café ☕ 猫", "it's", 'say "hi"', "tab\there", "\u200bzero width",

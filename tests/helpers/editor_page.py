@@ -98,7 +98,7 @@ class Editor:
         m.up()
 
     def phrase_input(self, i: int):
-        return self.page.locator(".gligen-box-editor .gbe-row input").nth(i)
+        return self.page.locator(".gligen-box-editor .gbe-row input.gbe-phrase").nth(i)
 
     def textarea(self):
         """The boxes_json widget's own text field, as a user would type in it."""

@@ -1,7 +1,8 @@
 """The pack registers through ComfyUI's own custom-node loader, next to core's GLIGEN nodes."""
 from __future__ import annotations
 
-OUR_IDS = {"GLIGENAdapterLoader", "GLIGENGroundingBoxes", "GLIGENGroundingEncoder", "GLIGENApply"}
+OUR_IDS = {"GLIGENAdapterLoader", "GLIGENGroundingBoxes", "GLIGENGroundingEncoder", "GLIGENApply",
+           "GLIGENGroundingPose", "GLIGENGroundingMap"}
 
 
 def test_nodes_are_registered_and_core_nodes_untouched(host):
@@ -10,7 +11,7 @@ def test_nodes_are_registered_and_core_nodes_untouched(host):
     assert nodes.NODE_CLASS_MAPPINGS["GLIGENLoader"] is nodes.GLIGENLoader
     assert nodes.NODE_CLASS_MAPPINGS["GLIGENTextBoxApply"] is nodes.GLIGENTextBoxApply
     assert {nodes.NODE_DISPLAY_NAME_MAPPINGS[i] for i in OUR_IDS} == {
-        "GLIGEN Adapter Loader", "GroundingBoxes", "GroundingEncoder", "GLIGENApply"}
+        "GLIGEN Adapter Loader", "GroundingBoxes", "GroundingEncoder", "GLIGENApply", "GroundingPose", "GroundingMap"}
 
 
 def test_every_input_and_output_has_a_tooltip_and_every_node_a_description(host):

@@ -30,6 +30,8 @@ function imageUrl(api, ref) {
     return api.apiURL(`/view?${q}`);
 }
 
+const hasImage = (b) => b.image !== undefined && b.image !== null;
+
 export class BoxEditor {
     /** `host`: the frontend's {app, api} (scripts/app.js and scripts/api.js). */
     constructor(node, host) {
@@ -50,6 +52,7 @@ export class BoxEditor {
         this.writing = false;
         this.images = {};       // url -> HTMLImageElement
         this.runBackground = null;
+        this.runImages = [];    // urls of the reference images on 'images', from the node's last run
         injectStyle(document);
         this.build();
         this.hook(this.json, () => this.fromText(this.json.value));
@@ -302,7 +305,7 @@ export class BoxEditor {
             if ((kept = this.edit((s) => s.boxes.push({ phrase: "", box })))) {
                 this.selected = this.state.boxes.length - 1;
                 this.render();
-                this.list.querySelectorAll("input")[this.selected]?.focus();
+                this.list.querySelectorAll("input.gbe-phrase")[this.selected]?.focus();
             }
         } else {
             kept = this.edit((s) => { s.boxes[drag.index].box = box; });
@@ -360,6 +363,7 @@ export class BoxEditor {
     onExecuted(message) {
         const bg = message?.gligen_background?.[0];
         this.runBackground = bg ? imageUrl(this.api, bg) : null;
+        this.runImages = (message?.gligen_images || []).map((ref) => imageUrl(this.api, ref));
         this.render();
     }
 
@@ -393,7 +397,9 @@ export class BoxEditor {
         if (this.drag && this.drag.mode !== "draw") boxes[this.drag.index] = this.dragged(this.drag);
         drawLayout(this.canvas.getContext("2d"), {
             width: cssW, height: cssH, scale: dpr, handle: HANDLE_PX, selected: this.selected, boxes,
-            labels: this.state.boxes.map((b, i) => `${i + 1}. ${strip(b.phrase) ? b.phrase : "(name it)"}`),
+            labels: this.state.boxes.map((b, i) => `${i + 1}. ` + (strip(b.phrase) ? b.phrase : hasImage(b) ? "" : "(name it)") +
+                (hasImage(b) ? ` [image ${b.image}]` : "")),
+            thumbnails: this.state.boxes.map((b) => (hasImage(b) && this.runImages[b.image] ? this.image(this.runImages[b.image]) : null)),
             background: this.image(this.state.extra.background ? imageUrl(this.api, this.state.extra.background) : this.runBackground),
             drawing: this.drag?.mode === "draw" && this.drag.current ? this.dragged(this.drag) : null,
         });
@@ -423,7 +429,7 @@ export class BoxEditor {
     renderList() {
         const boxes = this.state.boxes;
         const active = document.activeElement;
-        const focused = this.list.contains(active) ? [...this.list.querySelectorAll("input")].indexOf(active) : -1;
+        const focused = this.list.contains(active) ? [...this.list.querySelectorAll("input.gbe-phrase")].indexOf(active) : -1;
         if (this.list.childElementCount !== boxes.length) {
             this.list.replaceChildren(...boxes.map((_, i) => this.row(i)));
         }
@@ -431,9 +437,12 @@ export class BoxEditor {
             const b = boxes[i];
             row.classList.toggle("gbe-selected", i === this.selected);
             row.querySelector(".gbe-swatch").style.background = boxColour(i);
-            const input = row.querySelector("input");
+            const input = row.querySelector("input.gbe-phrase");
             if (i !== focused && input.value !== b.phrase) input.value = b.phrase;
-            input.classList.toggle("gbe-empty", !strip(b.phrase));
+            input.classList.toggle("gbe-empty", !strip(b.phrase) && !hasImage(b));
+            const picker = row.querySelector("input.gbe-image");
+            const shown = hasImage(b) ? String(b.image) : "";
+            if (active !== picker && picker.value !== shown) picker.value = shown;
             const px = b.box.map((v, k) => Math.round(v * (k % 2 ? this.height : this.width)));
             row.querySelector(".gbe-coords").textContent = `x ${px[0]}–${px[2]} · y ${px[1]}–${px[3]} px`;
         });
@@ -442,10 +451,21 @@ export class BoxEditor {
     row(i) {
         const row = document.createElement("div");
         row.className = "gbe-row";
-        row.innerHTML = `<span class="gbe-swatch"></span><input type="text" placeholder="what goes in box ${i + 1}">` +
+        row.innerHTML = `<span class="gbe-swatch"></span><input class="gbe-phrase" type="text" placeholder="what goes in box ${i + 1}">` +
+            `<input class="gbe-image" type="number" min="0" step="1" placeholder="img" title="Reference image (text-image ` +
+            `GLIGEN): its index in the IMAGE batch on 'images', 0 for the first; empty for none">` +
             `<span class="gbe-coords"></span><button data-act="up" title="Move up in the list">▲</button>` +
             `<button data-act="down" title="Move down in the list">▼</button><button title="Delete this box">✕</button>`;
-        const input = row.querySelector("input");
+        const picker = row.querySelector("input.gbe-image");
+        picker.addEventListener("keydown", (e) => e.stopPropagation());
+        picker.addEventListener("change", () => {
+            const v = picker.value.trim();
+            const n = Number(v);
+            if (v !== "" && !(Number.isSafeInteger(n) && n >= 0)) return this.flash("The image is an index: 0, 1, 2 …");
+            this.edit((s) => { if (v === "") delete s.boxes[i].image; else s.boxes[i].image = n; });
+            this.render();
+        });
+        const input = row.querySelector("input.gbe-phrase");
         let before = null;
         input.addEventListener("focus", () => { before = this.json.value; this.selected = i; this.render(); });
         input.addEventListener("input", () => this.edit((s) => { s.boxes[i].phrase = input.value; }, { undoable: false }));

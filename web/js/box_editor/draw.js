@@ -15,9 +15,10 @@ export function boxColour(i) {
 /**
  * Draw on `ctx` (its canvas `width` x `height` CSS pixels at `scale` device pixels each): `boxes` are
  * normalised [x0, y0, x1, y1] with their `labels`; `selected` gets corner handles of `handle` px;
- * `drawing` is the dashed box of a drag in progress; `background` an image or null.
+ * `drawing` is the dashed box of a drag in progress; `background` an image or null; `thumbnails[i]` the
+ * reference image of box i (drawn in its bottom-right corner) or null.
  */
-export function drawLayout(ctx, { width, height, scale, boxes, labels, selected, handle, background, drawing }) {
+export function drawLayout(ctx, { width, height, scale, boxes, labels, selected, handle, background, drawing, thumbnails }) {
     ctx.setTransform(scale, 0, 0, scale, 0, 0);
     ctx.fillStyle = "#1c1c20";
     ctx.fillRect(0, 0, width, height);
@@ -41,6 +42,12 @@ export function drawLayout(ctx, { width, height, scale, boxes, labels, selected,
         ctx.fillRect(x + 2, y + 2, tw + 6, 16);
         ctx.fillStyle = colour;
         ctx.fillText(labels[i], x + 5, y + 4);
+        const thumb = thumbnails?.[i];
+        if (thumb && thumb.complete && thumb.naturalWidth) {   // the box's reference image, in its corner
+            const side = Math.max(8, Math.min(40, w / 2, h / 2));
+            ctx.drawImage(thumb, x + w - side - 2, y + h - side - 2, side, side);
+            ctx.strokeRect(x + w - side - 2, y + h - side - 2, side, side);
+        }
         if (i === selected) {
             for (const [hx, hy] of [[x, y], [x + w, y], [x, y + h], [x + w, y + h]])
                 ctx.fillRect(hx - handle / 2, hy - handle / 2, handle, handle);

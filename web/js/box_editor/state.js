@@ -5,13 +5,13 @@
 //
 // A module of exports only: ComfyUI's frontend imports every .js file of the pack, this one included.
 import {
-    JsonObject, JsonSyntaxError, compareStr, dumps, formatG, floatRepr, isNumber, loads, nestingDepthExceeded,
+    JsonInt, JsonObject, JsonSyntaxError, compareStr, dumps, formatG, floatRepr, isNumber, loads, nestingDepthExceeded,
     numberValue, repeatedKey, repr, reprValue, strip, toPlain,
 } from "./pyjson.js";
 
 export const MAX_BOXES = 30;           // gligen_core.tokenizer.MAX_OBJECTS
 export const MAX_DEPTH = 32;           // gligen_core.box_json.MAX_DEPTH
-const ENTRY_KEYS = ["phrase", "box", "box_px"];
+const ENTRY_KEYS = ["phrase", "box", "box_px", "image"];
 export const EDITOR_KEYS = ["color", "id"];   // written by the editor, ignored by the backend
 const NAMES = ["x0", "y0", "x1", "y1"];
 
@@ -90,9 +90,10 @@ function parseEntry(i, entry, width, height, draft = false) {
     if (unknown.length)
         throw new BoxesError(`${where(i, entry)}: unknown key${unknown.length > 1 ? "s" : ""} ` +
             `${unknown.map(repr).join(", ")}; an entry has 'phrase' and either 'box' (normalised 0..1) or 'box_px' (pixels).`);
-    const phrase = entry.get("phrase");
+    const image = imageIndex(i, entry);
+    const phrase = entry.has("phrase") ? entry.get("phrase") : (image !== null ? "" : null);
     if (typeof phrase !== "string") throw new BoxesError(`${where(i, entry)}: 'phrase' must be text, got ${dumps(phrase)}.`);
-    if (!draft && !strip(phrase))
+    if (!draft && !strip(phrase) && image === null)
         throw new BoxesError(`${where(i, entry)}: the phrase is empty; name what goes in the box (e.g. "a red car") ` +
             "or delete the box.");
     const hasNorm = entry.has("box"), hasPx = entry.has("box_px");
@@ -122,7 +123,19 @@ function parseEntry(i, entry, width, height, draft = false) {
         throw new BoxesError(`${where(i, entry)}: ${x1 < x0 ? "x1 is left of x0" : "y1 is above y0"}; boxes are ` +
             "[x0, y0, x1, y1] with the top-left corner first. Swap the coordinates.");
     if (x1 === x0 || y1 === y0) throw new BoxesError(`${where(i, entry)}: the box has zero area; give it a width and a height.`);
-    return { phrase: draft ? phrase : strip(phrase), box };
+    const out = { phrase: draft ? phrase : strip(phrase), box };
+    if (image !== null) out.image = image;
+    return out;
+}
+
+// The entry's "image": a whole number >= 0 naming a reference image (null when absent); _image_index().
+function imageIndex(i, entry) {
+    if (!entry.has("image")) return null;
+    const v = entry.get("image");
+    if (!(v instanceof JsonInt) || v.value < 0 || !Number.isSafeInteger(v.value))
+        throw new BoxesError(`${where(i, entry)}: 'image' must be the index of a reference image in the IMAGE batch ` +
+            `connected to 'images' (0 for the first), got ${dumps(v)}.`);
+    return v.value;
 }
 
 const area = (b) => (b.box[2] - b.box[0]) * (b.box[3] - b.box[1]);
@@ -171,6 +184,7 @@ const round6 = (v) => Math.round(v * 1e6) / 1e6;
 export function formatState(state) {
     const entries = state.boxes.map((b) => {
         const e = { phrase: b.phrase, box: b.box.map(round6) };
+        if (b.image !== undefined && b.image !== null) e.image = b.image;
         for (const k of EDITOR_KEYS) if (k in b) e[k] = b[k];
         return JSON.stringify(e);
     });

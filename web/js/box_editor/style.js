@@ -22,6 +22,7 @@ const STYLE = `
 .gligen-box-editor .gbe-row input { flex: 1; min-width: 40px; font: inherit; color: inherit;
   background: var(--comfy-input-bg, #222); border: 1px solid var(--border-color, #555); border-radius: 3px; padding: 1px 4px; }
 .gligen-box-editor .gbe-row input.gbe-empty { border-color: #ff6b6b; }
+.gligen-box-editor .gbe-row input.gbe-image { flex: none; width: 44px; }
 .gligen-box-editor .gbe-coords { flex: none; opacity: 0.75; font-variant-numeric: tabular-nums; }
 .gligen-box-editor .gbe-notice { display: flex; gap: 6px; align-items: center; color: #f0b429; }
 .gligen-box-editor .gbe-notice[hidden] { display: none; }
