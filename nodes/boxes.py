@@ -16,6 +16,8 @@ from comfy_api.latest import io, ui
 from ..gligen_core import BoxesError, dump_boxes, format_boxes, parse_boxes
 from ..gligen_core.boxes import check_boxes, drop_note
 from ..gligen_core.preview import render_layout
+from ..gligen_core.keyframes import AnimatedLayout
+from .animated_boxes import animated_outputs
 from .checks import check_widgets
 from .types import GroundingBoxesIO
 
@@ -78,6 +80,8 @@ class GroundingBoxes(io.ComfyNode):
             layout = parse_boxes(boxes_json, width, height)
         except BoxesError as e:
             raise BoxesError(f"boxes_json: {e}") from None
+        if isinstance(layout, AnimatedLayout):  # boxes with keyframes: a preview per frame
+            return animated_outputs(cls, layout, background)
         note = ""
         if layout.dropped:
             note = drop_note(len(layout.boxes) + len(layout.dropped), len(layout.boxes))

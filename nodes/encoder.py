@@ -16,6 +16,7 @@ from comfy_api.latest import io
 
 from ..gligen_core import BoxLayout, Grounding, ModelMismatchError, family_of
 from ..gligen_core.boxes import drop_note
+from .layouts import ground_layout, join_groundings
 from .types import GROUNDING_KEY, AdapterRef, GLIGENAdapterIO, GroundingBoxesIO
 from .unpatched import attach_check
 
@@ -147,18 +148,21 @@ class GroundingEncoder(io.ComfyNode):
 
     @classmethod
     def execute(cls, conditioning, clip, gligen: AdapterRef, grounding: BoxLayout) -> io.NodeOutput:
-        phrases = [b.phrase for b in grounding.boxes]
         adapter = gligen.adapter
-        features = phrase_features(clip, phrases, adapter.phrase_dim, adapter.family)
-        g = Grounding(tuple(phrases), torch.tensor([b.box for b in grounding.boxes], dtype=torch.float32).reshape(-1, 4),
-                      features, len(grounding.dropped))
+        if not isinstance(grounding, BoxLayout):  # moving boxes, or a layout per image
+            g = ground_layout(grounding, lambda ps: phrase_features(clip, ps, adapter.phrase_dim, adapter.family))
+        else:
+            phrases = [b.phrase for b in grounding.boxes]
+            features = phrase_features(clip, phrases, adapter.phrase_dim, adapter.family)
+            g = Grounding(tuple(phrases), torch.tensor([b.box for b in grounding.boxes], dtype=torch.float32)
+                          .reshape(-1, 4), features, len(grounding.dropped))
         out, notes = [], []
         for cond, extra in conditioning:
             extra = extra.copy()
             previous = extra.get(GROUNDING_KEY)
             joined = g
             if previous is not None:
-                joined, dropped = previous.joined(g)
+                joined, dropped = join_groundings(previous, g)
                 note = chained_drop_note(previous, g, dropped)
                 if note and note not in notes:
                     notes.append(note)

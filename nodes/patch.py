@@ -33,6 +33,8 @@ import torch
 
 from ..gligen_core import GLIGENAdapter, GLIGENError, Grounding, MAX_OBJECTS
 from ..gligen_core.schedule import StepSchedule, active_in_range
+from ..gligen_core.frame_grounding import per_latent
+from .frames import FULL_BATCH_KEY, frame_tokens, record_full_batch
 from .runtime import compute_dtype
 from .types import GROUNDING_KEY, PATCH_KEY
 from .unpatched import strip_checks
@@ -140,7 +142,10 @@ class RunState(_Shared):
 
     # -- once per UNet call: tensors for the fusers ---------------------------------------------------
     def _tokens_of(self, chunk: Chunk | None, device: torch.device) -> torch.Tensor:
-        g = self.grounding.get(chunk) if chunk is not None else None
+        return self.tokens_of(self.grounding.get(chunk) if chunk is not None else None, device)
+
+    def tokens_of(self, g: Grounding | None, device: torch.device) -> torch.Tensor:
+        """Tokens ``[1, M, C]`` of one grounding, made once per run."""
         key = (id(g), device)
         if key not in self._tokens:
             tokenizer = self.patch.adapter.position_net
@@ -155,14 +160,18 @@ class RunState(_Shared):
         return self._tokens[key]
 
     def tokens_for(self, chunks: list[Chunk] | None, batch: int, device: torch.device,
-                   dtype: torch.dtype) -> torch.Tensor:
-        """Tokens ``[batch, M, C]``: one block of rows per conditioning chunk of the UNet call."""
+                   dtype: torch.dtype, transformer_options: dict | None = None) -> torch.Tensor:
+        """Tokens ``[batch, M, C]``: one block of rows per conditioning chunk of the UNet call; a grounding
+        that differs per latent (moving boxes, a layout per image) gives each latent its own
+        (``frames.py`` finds which latents of the whole batch the call holds)."""
         chunks = chunks or [None]
         if batch % len(chunks):
             raise GLIGENError(
                 f"GLIGEN: the UNet was called with a batch of {batch} latents in {len(chunks)} conditioning "
                 f"chunks, which do not divide evenly, so the boxes cannot be matched to the latents. A node "
                 f"between the sampler and the model splits the batch unevenly; sample without it.")
+        if any(c is not None and per_latent(self.grounding.get(c)) for c in chunks):
+            return frame_tokens(self, chunks, batch // len(chunks), device, dtype, transformer_options or {})
         key = (tuple(chunks), batch, device, dtype)
         out = self._batches.get(key)
         if out is None:
@@ -206,11 +215,11 @@ class GroundingPatch(_Shared):
     def apply_model(self, executor, x, t, c_concat=None, c_crossattn=None, control=None, transformer_options={},
                     **kwargs):
         run = transformer_options.get(RUN_KEY)
-        to = {k: v for k, v in transformer_options.items() if k not in (RUN_KEY, SCHEDULE_KEY)}
+        to = {k: v for k, v in transformer_options.items() if k not in (RUN_KEY, SCHEDULE_KEY, FULL_BATCH_KEY)}
         if run is not None and run.patch is self and run.scale != 0.0:
             uuids, cond_or_uncond = to.get("uuids"), to.get("cond_or_uncond")
             chunks = list(zip(cond_or_uncond, uuids)) if uuids and cond_or_uncond else None
-            to[TOKENS_KEY] = run.tokens_for(chunks, x.shape[0], x.device, compute_dtype(executor.class_obj))
+            to[TOKENS_KEY] = run.tokens_for(chunks, x.shape[0], x.device, compute_dtype(executor.class_obj), to)
             to[SCALE_KEY] = run.scale_tensor(x.device)
         return executor(x, t, c_concat, c_crossattn, control, to, **kwargs)
 
@@ -246,5 +255,6 @@ def attach(model, patch: GroundingPatch, adapter_patcher) -> Any:
         m.set_model_attn2_output_patch(patch.attn2_output)
     m.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.CALC_COND_BATCH, PATCH_KEY, patch.calc_cond_batch)
     m.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.APPLY_MODEL, PATCH_KEY, patch.apply_model)
+    m.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.PREDICT_NOISE, PATCH_KEY, record_full_batch)
     m.set_additional_models(PATCH_KEY, [adapter_patcher])
     return m
