@@ -172,7 +172,7 @@ def parse_track(i: int, entry: Any, width: int | None, height: int | None) -> Tr
             raise BoxesError(f"{where}: 'leave' = {leave} is not after 'appear' = {appear}; 'leave' is the first "
                              f"frame without the box, so the box would never be shown.")
     ease = entry.get("ease", "linear")
-    if ease not in EASES:
+    if not isinstance(ease, str) or ease not in EASES:
         raise BoxesError(f"{where}: 'ease' = {json.dumps(ease)} is not one of "
                          f"{', '.join(repr(e) for e in EASES)}.")
     return Track(phrase, keyframes, appear, leave, ease)

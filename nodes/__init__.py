@@ -4,10 +4,12 @@ from comfy_api.latest import ComfyExtension, io
 from .apply import GLIGENApply
 from .boxes import GroundingBoxes
 from .encoder import GroundingEncoder
+from .layout_batch import GroundingBatch
 from .loader import GLIGENAdapterLoader
 from .sampler import ScheduledSampler
 
-NODES: list[type[io.ComfyNode]] = [GLIGENAdapterLoader, GroundingBoxes, GroundingEncoder, GLIGENApply, ScheduledSampler]
+NODES: list[type[io.ComfyNode]] = [GLIGENAdapterLoader, GroundingBoxes, GroundingEncoder, GLIGENApply, ScheduledSampler,
+                                  GroundingBatch]
 
 
 class GLIGENExtension(ComfyExtension):

@@ -219,7 +219,8 @@ class GroundingPatch(_Shared):
         if run is not None and run.patch is self and run.scale != 0.0:
             uuids, cond_or_uncond = to.get("uuids"), to.get("cond_or_uncond")
             chunks = list(zip(cond_or_uncond, uuids)) if uuids and cond_or_uncond else None
-            to[TOKENS_KEY] = run.tokens_for(chunks, x.shape[0], x.device, compute_dtype(executor.class_obj), to)
+            to[TOKENS_KEY] = run.tokens_for(chunks, x.shape[0], x.device, compute_dtype(executor.class_obj),
+                                           transformer_options)
             to[SCALE_KEY] = run.scale_tensor(x.device)
         return executor(x, t, c_concat, c_crossattn, control, to, **kwargs)
 
