@@ -11,6 +11,10 @@ latent grid). Nothing is clamped or dropped silently: a bad box is an error nami
 ``max_boxes`` boxes keep the largest ones (the policy GLIGEN was trained with) and say so. A key given
 twice in one entry is refused too (plain JSON would keep the last one silently).
 
+A box can move, appear and leave over the frames of an animation (or the latents of a batch): see
+``keyframes.py`` for its keys (``keyframes``, ``appear``, ``leave``, ``ease``) and ``{"frames": n, "boxes":
+[...]}`` for the frame count. A layout without them is the same boxes on every frame.
+
 The box editor checks the same text with ``web/js/box_editor/state.js``, which accepts and refuses
 exactly what ``parse_boxes`` does, with the same messages; ``tests/cases/boxes_parse_cases.json`` is
 the list of cases both are tested on. Change them together.
@@ -20,15 +24,20 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import box_json
 from .errors import BoxesError
 from .tokenizer import MAX_OBJECTS
 
+if TYPE_CHECKING:
+    from .keyframes import AnimatedLayout
+
 ENTRY_KEYS = {"phrase", "box", "box_px", "image"}
 MAX_SAFE_INDEX = 2 ** 53 - 1  # the largest whole number JavaScript (the box editor) holds exactly
 EDITOR_KEYS = {"color", "id"}  # written by the box editor, ignored here
+TIMING_KEYS = {"keyframes", "appear", "leave", "ease"}  # a box that moves or comes and goes (keyframes.py)
+MAX_FRAMES = 100_000
 
 
 @dataclass(frozen=True)
@@ -87,18 +96,17 @@ def _where(i: int, entry: Any) -> str:
     return f"box #{i + 1}" + (f" ({phrase!r})" if isinstance(phrase, str) and phrase.strip() else "")
 
 
-def _coords(i: int, entry: dict, key: str) -> list[float]:
-    raw = entry[key]
+def _coords(where: str, raw: Any, key: str) -> list[float]:
     if not isinstance(raw, (list, tuple)) or len(raw) != 4:
-        raise BoxesError(f"{_where(i, entry)}: '{key}' must be a list of 4 numbers [x0, y0, x1, y1], "
+        raise BoxesError(f"{where}: '{key}' must be a list of 4 numbers [x0, y0, x1, y1], "
                          f"got {json.dumps(raw)}.")
     out = []
     for name, v in zip(("x0", "y0", "x1", "y1"), raw):
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise BoxesError(f"{_where(i, entry)}: {name} in '{key}' must be a number, got {json.dumps(v)}.")
+            raise BoxesError(f"{where}: {name} in '{key}' must be a number, got {json.dumps(v)}.")
         f = _float(v)
         if not math.isfinite(f):
-            raise BoxesError(f"{_where(i, entry)}: {name} in '{key}' is {f}; give a finite number.")
+            raise BoxesError(f"{where}: {name} in '{key}' is {f}; give a finite number.")
         out.append(f)
     return out
 
@@ -110,7 +118,45 @@ def _float(v: int | float) -> float:
         return math.inf if v > 0 else -math.inf
 
 
-def _parse_entry(i: int, entry: Any, width: int | None, height: int | None) -> GroundingBox:
+def box_of(where: str, entry: dict, width: int | None, height: int | None) -> tuple[float, float, float, float]:
+    """The checked box of ``entry`` (its 'box' or 'box_px'), normalised; ``where`` names it in errors.
+    Without a canvas (check mode) 'box_px' stays in pixels."""
+    has_norm, has_px = "box" in entry, "box_px" in entry
+    if has_norm == has_px:
+        raise BoxesError(f"{where}: give exactly one of 'box' (normalised 0..1) or 'box_px' (pixels), "
+                         f"{'not both' if has_norm else 'none was given'}.")
+    if has_norm:
+        x0, y0, x1, y1 = _coords(where, entry["box"], "box")
+        for name, v in zip(("x0", "y0", "x1", "y1"), (x0, y0, x1, y1)):
+            if not 0.0 <= v <= 1.0:
+                raise BoxesError(f"{where}: {name} = {v:g} is outside 0..1. 'box' is normalised to the "
+                                 f"canvas; use 'box_px' for pixel coordinates.")
+    elif width is None:  # no canvas yet (check mode): everything but the canvas bounds
+        x0, y0, x1, y1 = px = _coords(where, entry["box_px"], "box_px")
+        for name, v in zip(("x0", "y0", "x1", "y1"), px):
+            if v < 0.0:
+                raise BoxesError(f"{where}: {name} = {v:g} px is outside the canvas "
+                                 f"({'left of' if name[0] == 'x' else 'above'} it); pixels count from 0 at the "
+                                 f"top-left corner.")
+    else:
+        px = _coords(where, entry["box_px"], "box_px")
+        for name, v, limit in zip(("x0", "y0", "x1", "y1"), px, (width, height, width, height)):
+            if not 0.0 <= v <= limit:
+                raise BoxesError(f"{where}: {name} = {v:g} px is outside the {width}x{height} canvas "
+                                 f"(0..{limit}). Move the box inside or enlarge the canvas.")
+        x0, y0, x1, y1 = px[0] / width, px[1] / height, px[2] / width, px[3] / height
+    if x1 < x0 or y1 < y0:
+        axis = "x1 is left of x0" if x1 < x0 else "y1 is above y0"
+        raise BoxesError(f"{where}: {axis}; boxes are [x0, y0, x1, y1] with the top-left corner first. "
+                         f"Swap the coordinates.")
+    if x1 == x0 or y1 == y0:
+        raise BoxesError(f"{where}: the box has zero area; give it a width and a height.")
+    return x0, y0, x1, y1
+
+
+def entry_phrase(i: int, entry: Any, allowed: set[str], shape: str) -> str:
+    """The checks every entry gets (an object, no key twice, only ``allowed`` keys, a phrase); its phrase.
+    ``shape`` says what an entry has, for the unknown-key message."""
     if not isinstance(entry, dict):
         raise BoxesError(f"box #{i + 1} must be an object like {{\"phrase\": \"a cat\", \"box\": [0.1, 0.1, 0.5, 0.5]}}, "
                          f"got {json.dumps(entry)[:80]}.")
@@ -118,11 +164,10 @@ def _parse_entry(i: int, entry: Any, width: int | None, height: int | None) -> G
     if repeated is not None:
         raise BoxesError(f"{_where(i, entry)}: the key {repeated!r} is given twice; remove one "
                          f"(JSON would silently keep the last).")
-    unknown = sorted(set(entry) - ENTRY_KEYS - EDITOR_KEYS)
+    unknown = sorted(set(entry) - allowed)
     if unknown:
         raise BoxesError(f"{_where(i, entry)}: unknown key{'s' if len(unknown) > 1 else ''} "
-                         f"{', '.join(repr(k) for k in unknown)}; an entry has 'phrase' and either 'box' "
-                         f"(normalised 0..1) or 'box_px' (pixels).")
+                         f"{', '.join(repr(k) for k in unknown)}; {shape}.")
     image = _image_index(i, entry)
     phrase = entry.get("phrase", "" if image is not None else None)
     if not isinstance(phrase, str):
@@ -130,37 +175,7 @@ def _parse_entry(i: int, entry: Any, width: int | None, height: int | None) -> G
     if not phrase.strip() and image is None:
         raise BoxesError(f"{_where(i, entry)}: the phrase is empty; name what goes in the box (e.g. \"a red car\") "
                          f"or delete the box.")
-    has_norm, has_px = "box" in entry, "box_px" in entry
-    if has_norm == has_px:
-        raise BoxesError(f"{_where(i, entry)}: give exactly one of 'box' (normalised 0..1) or 'box_px' (pixels), "
-                         f"{'not both' if has_norm else 'none was given'}.")
-    if has_norm:
-        x0, y0, x1, y1 = _coords(i, entry, "box")
-        for name, v in zip(("x0", "y0", "x1", "y1"), (x0, y0, x1, y1)):
-            if not 0.0 <= v <= 1.0:
-                raise BoxesError(f"{_where(i, entry)}: {name} = {v:g} is outside 0..1. 'box' is normalised to the "
-                                 f"canvas; use 'box_px' for pixel coordinates.")
-    elif width is None:  # no canvas yet (check mode): everything but the canvas bounds
-        x0, y0, x1, y1 = px = _coords(i, entry, "box_px")
-        for name, v in zip(("x0", "y0", "x1", "y1"), px):
-            if v < 0.0:
-                raise BoxesError(f"{_where(i, entry)}: {name} = {v:g} px is outside the canvas "
-                                 f"({'left of' if name[0] == 'x' else 'above'} it); pixels count from 0 at the "
-                                 f"top-left corner.")
-    else:
-        px = _coords(i, entry, "box_px")
-        for name, v, limit in zip(("x0", "y0", "x1", "y1"), px, (width, height, width, height)):
-            if not 0.0 <= v <= limit:
-                raise BoxesError(f"{_where(i, entry)}: {name} = {v:g} px is outside the {width}x{height} canvas "
-                                 f"(0..{limit}). Move the box inside or enlarge the canvas.")
-        x0, y0, x1, y1 = px[0] / width, px[1] / height, px[2] / width, px[3] / height
-    if x1 < x0 or y1 < y0:
-        axis = "x1 is left of x0" if x1 < x0 else "y1 is above y0"
-        raise BoxesError(f"{_where(i, entry)}: {axis}; boxes are [x0, y0, x1, y1] with the top-left corner first. "
-                         f"Swap the coordinates.")
-    if x1 == x0 or y1 == y0:
-        raise BoxesError(f"{_where(i, entry)}: the box has zero area; give it a width and a height.")
-    return GroundingBox(phrase.strip(), (x0, y0, x1, y1), image)
+    return phrase.strip()
 
 
 def _image_index(i: int, entry: dict) -> int | None:
@@ -174,8 +189,28 @@ def _image_index(i: int, entry: dict) -> int | None:
     return v
 
 
-def parse_boxes(text: str, width: int | None, height: int | None, max_boxes: int = MAX_OBJECTS) -> BoxLayout:
-    """Parse the node's JSON. Raises ``BoxesError`` naming the box, the value and the fix.
+def _parse_entry(i: int, entry: Any, width: int | None, height: int | None) -> GroundingBox:
+    phrase = entry_phrase(i, entry, ENTRY_KEYS | EDITOR_KEYS,
+                          "an entry has 'phrase' and either 'box' (normalised 0..1) or 'box_px' (pixels)")
+    return GroundingBox(phrase, box_of(_where(i, entry), entry, width, height), _image_index(i, entry))
+
+
+def _frames(data: dict) -> int | None:
+    """The layout's frame count ('frames' beside 'boxes': the editor's slider and the preview), if given."""
+    if "frames" not in data:
+        return None
+    v = data["frames"]
+    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_FRAMES:
+        raise BoxesError(f"the boxes JSON: 'frames' must be a whole number of frames from 1 to {MAX_FRAMES}, "
+                         f"got {json.dumps(v)}.")
+    return v
+
+
+def parse_boxes(text: str, width: int | None, height: int | None,
+                max_boxes: int = MAX_OBJECTS) -> "BoxLayout | AnimatedLayout":
+    """Parse the node's JSON. Raises ``BoxesError`` naming the box, the value and the fix. A layout
+    where a box has keyframes, 'appear' or 'leave' is an ``AnimatedLayout`` (``keyframes.py``); any
+    other is a ``BoxLayout``, the same boxes on every frame.
 
     Without a canvas (``width`` and ``height`` both None: not known yet, e.g. a linked widget when the
     prompt is queued) every check runs except 'box_px' against the canvas, and 'box_px' boxes stay in
@@ -205,9 +240,15 @@ def parse_boxes(text: str, width: int | None, height: int | None, max_boxes: int
         if "boxes" not in data:
             raise BoxesError("the boxes JSON is an object without a 'boxes' list; give a list of boxes "
                              "or {\"boxes\": [...]}.")
+        frames = _frames(data)
         data = data["boxes"]
+    else:
+        frames = None
     if not isinstance(data, list):
         raise BoxesError(f"the boxes JSON must be a list of boxes, got {json.dumps(data)[:80]}.")
+    if any(isinstance(e, dict) and not TIMING_KEYS.isdisjoint(e) for e in data):
+        from .keyframes import parse_animated  # keyframes builds on this module
+        return parse_animated(data, frames, width, height, max_boxes)
     boxes = [_parse_entry(i, e, width, height) for i, e in enumerate(data)]
     kept, dropped = keep_largest(boxes, max_boxes)
     return BoxLayout(width, height, tuple(kept), tuple(dropped))

@@ -5,13 +5,14 @@ from .apply import GLIGENApply
 from .boxes import GroundingBoxes
 from .encoder import GroundingEncoder
 from .inpaint import GLIGENInpaint
+from .layout_batch import GroundingBatch
 from .loader import GLIGENAdapterLoader
 from .maps import GroundingMap
 from .pose import GroundingPose
 from .sampler import ScheduledSampler
 
 NODES: list[type[io.ComfyNode]] = [GLIGENAdapterLoader, GroundingBoxes, GroundingEncoder, GLIGENApply, ScheduledSampler,
-                                   GroundingPose, GroundingMap, GLIGENInpaint]
+                                   GroundingPose, GroundingMap, GLIGENInpaint, GroundingBatch]
 
 
 class GLIGENExtension(ComfyExtension):

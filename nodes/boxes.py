@@ -17,6 +17,8 @@ from comfy_api.latest import io, ui
 from ..gligen_core import BoxesError, dump_boxes, format_boxes, parse_boxes
 from ..gligen_core.boxes import check_boxes, drop_note
 from ..gligen_core.preview import render_layout
+from ..gligen_core.keyframes import AnimatedLayout
+from .animated_boxes import animated_outputs
 from .canvas import canvas_of
 from .checks import check_widgets
 from .images import check_image_indexes
@@ -90,10 +92,14 @@ class GroundingBoxes(io.ComfyNode):
             width, height = canvas_of(canvas_from)
         try:
             layout = parse_boxes(boxes_json, width, height)
-            check_image_indexes(layout, images)
+            if not isinstance(layout, AnimatedLayout):  # parse_boxes refuses 'image' with keyframes
+                check_image_indexes(layout, images)
         except BoxesError as e:
             raise BoxesError(f"boxes_json: {e}") from None
-        layout = dataclasses.replace(layout, node=cls.hidden.unique_id if cls.hidden else None, images=images)
+        node = cls.hidden.unique_id if cls.hidden else None
+        if isinstance(layout, AnimatedLayout):  # boxes with keyframes (no reference images yet): a preview per frame
+            return animated_outputs(cls, dataclasses.replace(layout, node=node), background)
+        layout = dataclasses.replace(layout, node=node, images=images)
         note = ""
         if layout.dropped:
             note = drop_note(len(layout.boxes) + len(layout.dropped), len(layout.boxes))

@@ -20,6 +20,7 @@ from ..gligen_core.tokenizers.text_image import KIND as TEXT_IMAGE
 from .feature_check import feature_mismatch
 from .grounding_kinds import BOXES, require_kind
 from .images import check_adapter_reads, image_features
+from .layouts import ground_layout, join_groundings, still_layouts
 from .phrase_text import LITERAL, PHRASE_SYNTAXES, encoded_note, tokenize
 from .phrase_text import phrase_syntax as phrase_syntax_value
 from .types import GROUNDING_KEY, AdapterRef, GLIGENAdapterIO, GroundingBoxesIO
@@ -173,35 +174,47 @@ class GroundingEncoder(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, conditioning, clip, grounding: BoxLayout, gligen: AdapterRef | None = None,
+    def execute(cls, conditioning, clip, grounding, gligen: AdapterRef | None = None,
                 phrase_syntax: str = LITERAL, clip_vision=None) -> io.NodeOutput:
         syntax = phrase_syntax_value(phrase_syntax)
-        phrases = [b.phrase for b in grounding.boxes]
         adapter = gligen.adapter if gligen is not None else None
         if adapter is not None:
             require_kind("GroundingEncoder", adapter, BOXES, "boxes")
-            check_adapter_reads(adapter, grounding, clip_vision)
-        features = phrase_features(clip, phrases, adapter.phrase_dim if adapter else None,
+            for layout in still_layouts(grounding):
+                check_adapter_reads(adapter, layout, clip_vision)
+
+        def encode(phrases: list[str]) -> torch.Tensor:
+            return phrase_features(clip, phrases, adapter.phrase_dim if adapter else None,
                                    adapter.family if adapter else None, syntax)
-        images = {}
-        with_images = any(b.image is not None for b in grounding.boxes)
-        if adapter is not None and adapter.shape.family == TEXT_IMAGE or adapter is None and with_images:
-            if clip_vision is None:
-                first = next(i for i, b in enumerate(grounding.boxes) if b.image is not None)
-                raise ModelMismatchError(
-                    f"box #{first + 1} has a reference image: connect a CLIP vision model (CLIPVisionLoader with "
-                    f"CLIP ViT-L/14) to GroundingEncoder's 'clip_vision' input, or remove 'image' from the boxes.")
-            feats, flags = image_features(clip_vision, grounding, gligen.image_projection if gligen else None)
-            images = dict(image_features=feats, has_image=flags)
-        g = Grounding(tuple(phrases), torch.tensor([b.box for b in grounding.boxes], dtype=torch.float32).reshape(-1, 4),
-                      features, len(grounding.dropped), (grounding.width, grounding.height), grounding.node, **images)
+
+        def still(layout: BoxLayout, features: torch.Tensor) -> Grounding:
+            images = {}
+            with_images = any(b.image is not None for b in layout.boxes)
+            if adapter is not None and adapter.shape.family == TEXT_IMAGE or adapter is None and with_images:
+                if clip_vision is None:
+                    first = next(i for i, b in enumerate(layout.boxes) if b.image is not None)
+                    raise ModelMismatchError(
+                        f"box #{first + 1} has a reference image: connect a CLIP vision model (CLIPVisionLoader with "
+                        f"CLIP ViT-L/14) to GroundingEncoder's 'clip_vision' input, or remove 'image' from the boxes.")
+                feats, flags = image_features(clip_vision, layout, gligen.image_projection if gligen else None)
+                images = dict(image_features=feats, has_image=flags)
+            return Grounding(tuple(b.phrase for b in layout.boxes),
+                             torch.tensor([b.box for b in layout.boxes], dtype=torch.float32).reshape(-1, 4),
+                             features, len(layout.dropped), (layout.width, layout.height), layout.node, **images)
+
+        if isinstance(grounding, BoxLayout):
+            phrases = [b.phrase for b in grounding.boxes]
+            g = still(grounding, encode(phrases))
+        else:  # moving boxes, or a layout per image
+            g = ground_layout(grounding, encode, still)
+            phrases = list(g.phrases)
         out, notes = [], []
         for cond, extra in conditioning:
             extra = extra.copy()
             previous = extra.get(GROUNDING_KEY)
             joined = g
             if previous is not None:
-                joined, dropped = previous.joined(g)
+                joined, dropped = join_groundings(previous, g)
                 note = chained_drop_note(previous, g, dropped)
                 if note and note not in notes:
                     notes.append(note)

@@ -39,9 +39,11 @@ import torch
 
 from ..gligen_core import GLIGENAdapter, GLIGENError, Grounding
 from ..gligen_core.schedule import StepSchedule, active_in_range
+from ..gligen_core.frame_grounding import per_latent
 from .canvas import warn_aspect
 from .feature_check import check_features
 from .extra_channels import ExtraInputs, check_inputs, fit_batch
+from .frames import FULL_BATCH_KEY, check_frame_features, frame_tokens, record_full_batch
 from .grounding_kinds import adapter_title, how_to_feed
 from .runtime import compute_dtype
 from .types import GROUNDING_KEY, PATCH_KEY
@@ -128,6 +130,8 @@ class RunState(_Shared):
                 if isinstance(g, Grounding):  # boxes (poses and maps carry no phrase feature or canvas)
                     check_features(g, self.patch.adapter.phrase_dim, self.patch.adapter.family)
                     warn_aspect(g, canvas, self._said)
+                elif per_latent(g):  # moving boxes or a layout per image: each part's phrase features
+                    check_frame_features(g, self.patch.adapter.phrase_dim, self.patch.adapter.family)
                 self.grounding[(i, c["uuid"])] = self._in_area(g, c.get("area"), canvas)
             if i > 0 and group and self.patch.negative_mode == NEGATIVE_SAME:
                 self._reuse_positive(positive, i, group, canvas)
@@ -162,7 +166,10 @@ class RunState(_Shared):
 
     # -- once per UNet call: tensors for the fusers ---------------------------------------------------
     def _tokens_of(self, chunk: Chunk | None, device: torch.device) -> torch.Tensor:
-        g = self.grounding.get(chunk) if chunk is not None else None
+        return self.tokens_of(self.grounding.get(chunk) if chunk is not None else None, device)
+
+    def tokens_of(self, g: Grounding | None, device: torch.device) -> torch.Tensor:
+        """Tokens ``[1, M, C]`` of one grounding, made once per run."""
         key = (id(g), device)
         if key not in self._tokens:
             if isinstance(g, Grounding) and not len(g):
@@ -171,14 +178,18 @@ class RunState(_Shared):
         return self._tokens[key]
 
     def tokens_for(self, chunks: list[Chunk] | None, batch: int, device: torch.device,
-                   dtype: torch.dtype) -> torch.Tensor:
-        """Tokens ``[batch, M, C]``: one block of rows per conditioning chunk of the UNet call."""
+                   dtype: torch.dtype, transformer_options: dict | None = None) -> torch.Tensor:
+        """Tokens ``[batch, M, C]``: one block of rows per conditioning chunk of the UNet call; a grounding
+        that differs per latent (moving boxes, a layout per image) gives each latent its own
+        (``frames.py`` finds which latents of the whole batch the call holds)."""
         chunks = chunks or [None]
         if batch % len(chunks):
             raise GLIGENError(
                 f"GLIGEN: the UNet was called with a batch of {batch} latents in {len(chunks)} conditioning "
                 f"chunks, which do not divide evenly, so the boxes cannot be matched to the latents. A node "
                 f"between the sampler and the model splits the batch unevenly; sample without it.")
+        if any(c is not None and per_latent(self.grounding.get(c)) for c in chunks):
+            return frame_tokens(self, chunks, batch // len(chunks), device, dtype, transformer_options or {})
         key = (tuple(chunks), batch, device, dtype)
         out = self._batches.get(key)
         if out is None:
@@ -222,11 +233,12 @@ class GroundingPatch(_Shared):
     def apply_model(self, executor, x, t, c_concat=None, c_crossattn=None, control=None, transformer_options={},
                     **kwargs):
         run = transformer_options.get(RUN_KEY)
-        to = {k: v for k, v in transformer_options.items() if k not in (RUN_KEY, SCHEDULE_KEY)}
+        to = {k: v for k, v in transformer_options.items() if k not in (RUN_KEY, SCHEDULE_KEY, FULL_BATCH_KEY)}
         if run is not None and run.patch is self and run.scale != 0.0:
             uuids, cond_or_uncond = to.get("uuids"), to.get("cond_or_uncond")
             chunks = list(zip(cond_or_uncond, uuids)) if uuids and cond_or_uncond else None
-            to[TOKENS_KEY] = run.tokens_for(chunks, x.shape[0], x.device, compute_dtype(executor.class_obj))
+            to[TOKENS_KEY] = run.tokens_for(chunks, x.shape[0], x.device, compute_dtype(executor.class_obj),
+                                           transformer_options)
             to[SCALE_KEY] = run.scale_tensor(x.device)
         if run is not None and run.patch is self and run.extra is not None and (run.scale != 0.0 or self.adapter.inpainting):
             uuids, cond_or_uncond = to.get("uuids"), to.get("cond_or_uncond")
@@ -298,5 +310,6 @@ def attach(model, patch: GroundingPatch, adapter_patcher) -> Any:
         m.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.SAMPLER_SAMPLE, PATCH_KEY, patch.paste_known)
     m.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.CALC_COND_BATCH, PATCH_KEY, patch.calc_cond_batch)
     m.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.APPLY_MODEL, PATCH_KEY, patch.apply_model)
+    m.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.PREDICT_NOISE, PATCH_KEY, record_full_batch)
     m.set_additional_models(PATCH_KEY, [adapter_patcher])
     return m

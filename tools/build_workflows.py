@@ -183,6 +183,85 @@ def inpainting():
     ]
 
 
+MOVING = {"frames": 16, "boxes": [
+    {"phrase": "a red vintage car", "keyframes": [{"frame": 0, "box": [0.0, 0.55, 0.45, 0.92]},
+                                                  {"frame": 15, "box": [0.5, 0.55, 0.95, 0.92]}], "ease": "ease_in_out"},
+    {"phrase": "a hot air balloon", "keyframes": [{"frame": 0, "box": [0.6, 0.3, 0.85, 0.55]},
+                                                  {"frame": 15, "box": [0.55, 0.02, 0.8, 0.27]}]},
+    {"phrase": "a corgi", "box": [0.05, 0.6, 0.3, 0.95], "appear": 8},
+]}
+
+
+def moving_boxes():
+    """16 frames (the batch), core's context windows of 8 frames with an overlap of 4; a motion model
+    (AnimateDiff) goes between GLIGENApply and the context windows in a real animation."""
+    from gligen_pack.gligen_core import format_boxes
+    text = "{\"frames\": 16, \"boxes\": " + format_boxes(MOVING["boxes"]).replace("\n", "\n ") + "}"
+    return [
+        ("ckpt", "CheckpointLoaderSimple", {"ckpt_name": "v1-5-pruned-emaonly.safetensors"}, {}, (40, 120), (320, 100)),
+        ("gligen", "GLIGENAdapterLoader", {"gligen_name": "gligen_sd14_textbox_pruned.safetensors"}, {}, (40, 280), (320, 60)),
+        ("boxes", "GLIGENGroundingBoxes", {"width": 512, "height": 512, "boxes_json": text}, {}, (40, 380), (420, 760)),
+        ("pos", "CLIPTextEncode", {"text": "a photo of a sunny street, a vintage car driving by, a balloon rising"},
+         {"clip": ("ckpt", 1)}, (500, 40), (400, 160)),
+        ("neg", "CLIPTextEncode", {"text": "blurry, low quality"}, {"clip": ("ckpt", 1)}, (500, 240), (400, 120)),
+        ("encode", "GLIGENGroundingEncoder", {}, {"conditioning": ("pos", 0), "clip": ("ckpt", 1),
+                                                   "gligen": ("gligen", 0), "grounding": ("boxes", 0)}, (500, 400), (300, 100)),
+        ("apply", "GLIGENApply", {"strength": 1.0, "negative": "null", "start_percent": 0.0, "end_percent": 1.0,
+                                  "reground": False}, {"model": ("ckpt", 0), "gligen": ("gligen", 0)}, (500, 560), (300, 190)),
+        ("windows", "ContextWindowsManual", {"context_length": 8, "context_overlap": 4,
+                                             "context_schedule": "standard_static", "context_stride": 1,
+                                             "closed_loop": False, "fuse_method": "pyramid", "dim": 0},
+         {"model": ("apply", 0)}, (500, 800), (300, 250)),
+        ("latent", "EmptyLatentImage", {"width": 512, "height": 512, "batch_size": 16}, {}, (500, 1080), (300, 110)),
+        # core's context windows find the step by comparing the sigmas with the frames' timesteps one by one:
+        # with windows over the batch they need as many sigmas (steps + 1) as frames, so 15 steps for 16 frames
+        ("sampler", "KSampler", {"seed": 42, "steps": 15, "cfg": 7.5, "sampler_name": "euler", "scheduler": "normal",
+                                 "denoise": 1.0},
+         {"model": ("windows", 0), "positive": ("encode", 0), "negative": ("neg", 0), "latent_image": ("latent", 0)},
+         (940, 120), (320, 330)),
+        ("decode", "VAEDecode", {}, {"samples": ("sampler", 0), "vae": ("ckpt", 2)}, (940, 500), (220, 50)),
+        ("save", "SaveImage", {"filename_prefix": "gligen_moving"}, {"images": ("decode", 0)}, (1300, 120), (420, 460)),
+    ]
+
+
+LAYOUTS = [
+    [{"phrase": "a red vintage car", "box": [0.05, 0.5, 0.6, 0.95]}],
+    [{"phrase": "a corgi", "box": [0.3, 0.45, 0.7, 0.95]}],
+    [{"phrase": "a red vintage car", "box": [0.4, 0.5, 0.95, 0.95]}, {"phrase": "a corgi", "box": [0.05, 0.6, 0.35, 0.95]}],
+    [{"phrase": "a hot air balloon", "box": [0.3, 0.05, 0.7, 0.5]}],
+]
+
+
+def layout_batch():
+    """Four images in one batch, each with its own layout (GroundingBatch)."""
+    from gligen_pack.gligen_core import format_boxes
+    spec = [
+        ("ckpt", "CheckpointLoaderSimple", {"ckpt_name": "v1-5-pruned-emaonly.safetensors"}, {}, (40, 120), (320, 100)),
+        ("gligen", "GLIGENAdapterLoader", {"gligen_name": "gligen_sd14_textbox_pruned.safetensors"}, {}, (40, 280), (320, 60)),
+    ]
+    for i, lay in enumerate(LAYOUTS):
+        spec.append((f"boxes{i}", "GLIGENGroundingBoxes", {"width": 512, "height": 512, "boxes_json": format_boxes(lay)},
+                     {}, (40 + 440 * (i % 2), 380 + 800 * (i // 2)), (420, 760)))
+    spec += [
+        ("batch", "GLIGENGroundingBatch", {}, {f"grounding_{i + 1}": (f"boxes{i}", 0) for i in range(len(LAYOUTS))},
+         (940, 400), (300, 260)),
+        ("pos", "CLIPTextEncode", {"text": "a photo of a sunny street"}, {"clip": ("ckpt", 1)}, (940, 40), (400, 160)),
+        ("neg", "CLIPTextEncode", {"text": "blurry, low quality"}, {"clip": ("ckpt", 1)}, (940, 240), (400, 120)),
+        ("encode", "GLIGENGroundingEncoder", {}, {"conditioning": ("pos", 0), "clip": ("ckpt", 1),
+                                                   "gligen": ("gligen", 0), "grounding": ("batch", 0)}, (1300, 400), (300, 100)),
+        ("apply", "GLIGENApply", {"strength": 1.0, "negative": "null", "start_percent": 0.0, "end_percent": 1.0,
+                                  "reground": False}, {"model": ("ckpt", 0), "gligen": ("gligen", 0)}, (1300, 560), (300, 190)),
+        ("latent", "EmptyLatentImage", {"width": 512, "height": 512, "batch_size": 4}, {}, (1300, 800), (300, 110)),
+        ("sampler", "KSampler", {"seed": 42, "steps": 30, "cfg": 7.5, "sampler_name": "euler", "scheduler": "normal",
+                                 "denoise": 1.0},
+         {"model": ("apply", 0), "positive": ("encode", 0), "negative": ("neg", 0), "latent_image": ("latent", 0)},
+         (1700, 120), (320, 330)),
+        ("decode", "VAEDecode", {}, {"samples": ("sampler", 0), "vae": ("ckpt", 2)}, (1700, 500), (220, 50)),
+        ("save", "SaveImage", {"filename_prefix": "gligen_batch"}, {"images": ("decode", 0)}, (2060, 120), (420, 460)),
+    ]
+    return spec
+
+
 # name -> (spec, label on the thumbnail)
 WORKFLOWS = {
     "gligen_text_to_image": (grounded_txt2img, "GLIGEN text-to-image"),
@@ -192,6 +271,8 @@ WORKFLOWS = {
     "gligen_canny": (canny, "Canny-edge GLIGEN"),
     "gligen_text_image": (text_image, "text + reference image"),
     "gligen_inpainting": (inpainting, "grounded inpainting"),
+    "gligen_moving_boxes": (moving_boxes, "moving boxes, 16 frames, context windows"),
+    "gligen_layout_batch": (layout_batch, "a layout per image, batch of 4"),
 }
 
 
@@ -265,7 +346,10 @@ def thumbnail(workflow: dict, label: str, path: str) -> None:
         return map_thumbnail(workflow, label, path)
     node = next(n for n in workflow["nodes"] if n["type"] == "GLIGENGroundingBoxes")
     width, height, text = node["widgets_values"][:3]
-    img = render_layout(parse_boxes(text, width, height), note=label)[0].numpy()
+    layout = parse_boxes(text, width, height)
+    if hasattr(layout, "at"):  # boxes with keyframes: the middle frame
+        layout = layout.at(layout.frame_count // 2)
+    img = render_layout(layout, note=label)[0].numpy()
     Image.fromarray((img * 255).round().astype(np.uint8)).resize((256, 256 * height // width)).save(path, quality=88)
 
 

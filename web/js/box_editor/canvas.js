@@ -20,6 +20,7 @@ import { injectStyle } from "./style.js";
 import { Notice } from "./notices.js";
 import { editKey, reorder } from "./keys.js";
 import { CoordsForm } from "./coords.js";
+import { FrameSlider, boxAtFrame, setKeyframe } from "./keyframes.js";
 
 const MIN_AREA = 0.01;      // boxes below 1% of the canvas are kept with an inline notice offering Undo
 const HANDLE_PX = 7;        // half size of a resize handle, in screen pixels
@@ -53,6 +54,7 @@ export class BoxEditor {
         this.images = {};       // url -> HTMLImageElement
         this.runBackground = null;
         this.runImages = [];    // urls of the reference images on 'images', from the node's last run
+        this.frame = 0;         // the frame shown and edited (keyframes.js)
         injectStyle(document);
         this.build();
         this.hook(this.json, () => this.fromText(this.json.value));
@@ -122,6 +124,7 @@ export class BoxEditor {
         this.file = root.querySelector("input[type=file]");
         this.notice = new Notice(root);
         this.coords = new CoordsForm(this);
+        this.slider = new FrameSlider(this, root.querySelector(".gbe-toolbar"));
         root.querySelector(".gbe-toolbar").addEventListener("click", (e) => {
             const act = e.target?.dataset?.act;
             if (act === "undo") this.undo();
@@ -239,10 +242,14 @@ export class BoxEditor {
         return null;
     }
 
+    shown(i) {                  // box i at the frame shown, or null where it is absent
+        return boxAtFrame(this.state.boxes[i], this.frame);
+    }
+
     boxAt(p) {
         for (let i = this.state.boxes.length - 1; i >= 0; i--) {
-            const b = this.state.boxes[i].box;
-            if (p[0] >= b[0] && p[0] <= b[2] && p[1] >= b[1] && p[1] <= b[3]) return i;
+            const b = this.shown(i);
+            if (b && p[0] >= b[0] && p[0] <= b[2] && p[1] >= b[1] && p[1] <= b[3]) return i;
         }
         return -1;
     }
@@ -256,12 +263,12 @@ export class BoxEditor {
             this.canvas.focus();
             if (this.error) return;    // the status line says why
             const p = this.toNorm(e);
-            const sel = this.state.boxes[this.selected];
-            const handle = sel ? this.handleAt(sel.box, p) : null;
+            const sel = this.state.boxes[this.selected] && this.shown(this.selected);
+            const handle = sel ? this.handleAt(sel, p) : null;
             const hit = handle ? this.selected : this.boxAt(p);
             this.canvas.setPointerCapture(e.pointerId);
-            if (handle) this.drag = { mode: "resize", index: hit, handle, start: p, orig: sel.box.slice() };
-            else if (hit >= 0) this.drag = { mode: "move", index: hit, start: p, orig: this.state.boxes[hit].box.slice() };
+            if (handle) this.drag = { mode: "resize", index: hit, handle, start: p, orig: sel.slice() };
+            else if (hit >= 0) this.drag = { mode: "move", index: hit, start: p, orig: this.shown(hit).slice() };
             else this.drag = { mode: "draw", start: p, current: p };
             if (hit >= 0) this.selected = hit;
             this.render();
@@ -308,7 +315,10 @@ export class BoxEditor {
                 this.list.querySelectorAll("input.gbe-phrase")[this.selected]?.focus();
             }
         } else {
-            kept = this.edit((s) => { s.boxes[drag.index].box = box; });
+            kept = this.edit((s) => {   // with frames, a keyframe at the frame shown
+                const b = s.boxes[drag.index];
+                if (this.slider.frames > 1 || b.timed) setKeyframe(b, this.frame, box); else b.box = box;
+            });
         }
         if (kept && area < MIN_AREA) this.smallBoxNotice(drag, box, area);
     }
@@ -393,12 +403,13 @@ export class BoxEditor {
         }
         this.canvas.style.width = `${cssW}px`;
         this.canvas.style.height = `${cssH}px`;
-        const boxes = this.state.boxes.map((b) => b.box.slice());
+        this.slider.render();
+        const boxes = this.state.boxes.map((b, i) => (this.shown(i) ?? b.box).slice());
         if (this.drag && this.drag.mode !== "draw") boxes[this.drag.index] = this.dragged(this.drag);
         drawLayout(this.canvas.getContext("2d"), {
             width: cssW, height: cssH, scale: dpr, handle: HANDLE_PX, selected: this.selected, boxes,
             labels: this.state.boxes.map((b, i) => `${i + 1}. ` + (strip(b.phrase) ? b.phrase : hasImage(b) ? "" : "(name it)") +
-                (hasImage(b) ? ` [image ${b.image}]` : "")),
+                (hasImage(b) ? ` [image ${b.image}]` : "") + (this.shown(i) ? "" : ` (not in frame ${this.frame})`)),
             thumbnails: this.state.boxes.map((b) => (hasImage(b) && this.runImages[b.image] ? this.image(this.runImages[b.image]) : null)),
             background: this.image(this.state.extra.background ? imageUrl(this.api, this.state.extra.background) : this.runBackground),
             drawing: this.drag?.mode === "draw" && this.drag.current ? this.dragged(this.drag) : null,
@@ -443,7 +454,7 @@ export class BoxEditor {
             const picker = row.querySelector("input.gbe-image");
             const shown = hasImage(b) ? String(b.image) : "";
             if (active !== picker && picker.value !== shown) picker.value = shown;
-            const px = b.box.map((v, k) => Math.round(v * (k % 2 ? this.height : this.width)));
+            const px = (this.shown(i) ?? b.box).map((v, k) => Math.round(v * (k % 2 ? this.height : this.width)));
             row.querySelector(".gbe-coords").textContent = `x ${px[0]}–${px[2]} · y ${px[1]}–${px[3]} px`;
         });
     }

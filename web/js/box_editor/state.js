@@ -8,6 +8,7 @@ import {
     JsonInt, JsonObject, JsonSyntaxError, compareStr, dumps, formatG, floatRepr, isNumber, loads, nestingDepthExceeded,
     numberValue, repeatedKey, repr, reprValue, strip, toPlain,
 } from "./pyjson.js";
+import { framesOf, isTimed, parseTimed, timedJson } from "./keyframes.js";
 
 export const MAX_BOXES = 30;           // gligen_core.tokenizer.MAX_OBJECTS
 export const MAX_DEPTH = 32;           // gligen_core.box_json.MAX_DEPTH
@@ -57,27 +58,29 @@ function entriesOf(data) {
         if (!data.has("boxes"))
             throw new BoxesError("the boxes JSON is an object without a 'boxes' list; give a list of boxes " +
                 'or {"boxes": [...]}.');
+        framesOf(data, BoxesError);
         data = data.get("boxes");
     }
     if (!Array.isArray(data)) throw new BoxesError(`the boxes JSON must be a list of boxes, got ${dumps(data).slice(0, 80)}.`);
     return data;
 }
 
-function coords(i, entry, key) {
+function coords(at, entry, key) {
     const raw = entry.get(key);
     if (!Array.isArray(raw) || raw.length !== 4)
-        throw new BoxesError(`${where(i, entry)}: '${key}' must be a list of 4 numbers [x0, y0, x1, y1], got ${dumps(raw)}.`);
+        throw new BoxesError(`${at}: '${key}' must be a list of 4 numbers [x0, y0, x1, y1], got ${dumps(raw)}.`);
     return raw.map((v, k) => {
-        if (!isNumber(v)) throw new BoxesError(`${where(i, entry)}: ${NAMES[k]} in '${key}' must be a number, got ${dumps(v)}.`);
+        if (!isNumber(v)) throw new BoxesError(`${at}: ${NAMES[k]} in '${key}' must be a number, got ${dumps(v)}.`);
         const f = numberValue(v);
-        if (!Number.isFinite(f)) throw new BoxesError(`${where(i, entry)}: ${NAMES[k]} in '${key}' is ${floatRepr(f)}; give a finite number.`);
+        if (!Number.isFinite(f)) throw new BoxesError(`${at}: ${NAMES[k]} in '${key}' is ${floatRepr(f)}; give a finite number.`);
         return f;
     });
 }
 
-// One entry, checked as parse_boxes checks it. `draft`: the editor's reading, which lets a box wait for
-// its phrase (a box just drawn has none yet) and keeps the phrase as typed.
-function parseEntry(i, entry, width, height, draft = false) {
+// The checks every entry gets (boxes.py entry_phrase): an object, no key twice, only known keys (plus
+// `extraKeys`; `shape` says what an entry has), a phrase. `draft`: the editor's reading, which lets a box
+// wait for its phrase (a box just drawn has none yet) and keeps the phrase as typed.
+function checkEntry(i, entry, extraKeys, shape, draft) {
     if (!(entry instanceof JsonObject))
         throw new BoxesError(`box #${i + 1} must be an object like {"phrase": "a cat", "box": [0.1, 0.1, 0.5, 0.5]}, ` +
             `got ${dumps(entry).slice(0, 80)}.`);
@@ -85,47 +88,50 @@ function parseEntry(i, entry, width, height, draft = false) {
     if (repeated !== null)
         throw new BoxesError(`${where(i, entry)}: the key ${repr(repeated)} is given twice; remove one ` +
             "(JSON would silently keep the last).");
-    const unknown = [...new Set(entry.keys())].filter((k) => !ENTRY_KEYS.includes(k) && !EDITOR_KEYS.includes(k))
-        .sort(compareStr);
+    const unknown = [...new Set(entry.keys())]
+        .filter((k) => !ENTRY_KEYS.includes(k) && !EDITOR_KEYS.includes(k) && !extraKeys.includes(k)).sort(compareStr);
     if (unknown.length)
         throw new BoxesError(`${where(i, entry)}: unknown key${unknown.length > 1 ? "s" : ""} ` +
-            `${unknown.map(repr).join(", ")}; an entry has 'phrase' and either 'box' (normalised 0..1) or 'box_px' (pixels).`);
+            `${unknown.map(repr).join(", ")}; ${shape}.`);
     const image = imageIndex(i, entry);
     const phrase = entry.has("phrase") ? entry.get("phrase") : (image !== null ? "" : null);
     if (typeof phrase !== "string") throw new BoxesError(`${where(i, entry)}: 'phrase' must be text, got ${dumps(phrase)}.`);
     if (!draft && !strip(phrase) && image === null)
         throw new BoxesError(`${where(i, entry)}: the phrase is empty; name what goes in the box (e.g. "a red car") ` +
             "or delete the box.");
+    return draft ? phrase : strip(phrase);
+}
+
+// The checked box of `entry` ('box' or 'box_px'), normalised (boxes.py box_of); `at` names it in errors.
+function boxOf(at, entry, width, height) {
     const hasNorm = entry.has("box"), hasPx = entry.has("box_px");
     if (hasNorm === hasPx)
-        throw new BoxesError(`${where(i, entry)}: give exactly one of 'box' (normalised 0..1) or 'box_px' (pixels), ` +
+        throw new BoxesError(`${at}: give exactly one of 'box' (normalised 0..1) or 'box_px' (pixels), ` +
             `${hasNorm ? "not both" : "none was given"}.`);
     let box;
     if (hasNorm) {
-        box = coords(i, entry, "box");
+        box = coords(at, entry, "box");
         box.forEach((v, k) => {
             if (!(v >= 0 && v <= 1))
-                throw new BoxesError(`${where(i, entry)}: ${NAMES[k]} = ${formatG(v)} is outside 0..1. 'box' is normalised ` +
+                throw new BoxesError(`${at}: ${NAMES[k]} = ${formatG(v)} is outside 0..1. 'box' is normalised ` +
                     "to the canvas; use 'box_px' for pixel coordinates.");
         });
     } else {
-        const px = coords(i, entry, "box_px");
+        const px = coords(at, entry, "box_px");
         px.forEach((v, k) => {
             const limit = k % 2 ? height : width;
             if (!(v >= 0 && v <= limit))
-                throw new BoxesError(`${where(i, entry)}: ${NAMES[k]} = ${formatG(v)} px is outside the ${width}x${height} ` +
+                throw new BoxesError(`${at}: ${NAMES[k]} = ${formatG(v)} px is outside the ${width}x${height} ` +
                     `canvas (0..${limit}). Move the box inside or enlarge the canvas.`);
         });
         box = [px[0] / width, px[1] / height, px[2] / width, px[3] / height];
     }
     const [x0, y0, x1, y1] = box;
     if (x1 < x0 || y1 < y0)
-        throw new BoxesError(`${where(i, entry)}: ${x1 < x0 ? "x1 is left of x0" : "y1 is above y0"}; boxes are ` +
+        throw new BoxesError(`${at}: ${x1 < x0 ? "x1 is left of x0" : "y1 is above y0"}; boxes are ` +
             "[x0, y0, x1, y1] with the top-left corner first. Swap the coordinates.");
-    if (x1 === x0 || y1 === y0) throw new BoxesError(`${where(i, entry)}: the box has zero area; give it a width and a height.`);
-    const out = { phrase: draft ? phrase : strip(phrase), box };
-    if (image !== null) out.image = image;
-    return out;
+    if (x1 === x0 || y1 === y0) throw new BoxesError(`${at}: the box has zero area; give it a width and a height.`);
+    return box;
 }
 
 // The entry's "image": a whole number >= 0 naming a reference image (null when absent); _image_index().
@@ -138,6 +144,20 @@ function imageIndex(i, entry) {
     return v.value;
 }
 
+// One entry, checked as parse_boxes checks it; an entry with keyframes, 'appear', 'leave' or 'ease' as
+// keyframes.py's parse_track checks it (keyframes.js).
+function parseEntry(i, entry, width, height, draft = false) {
+    if (isTimed(entry))
+        return parseTimed(entry, where(i, entry), (extra, shape) => checkEntry(i, entry, extra, shape, draft),
+            (at, obj) => boxOf(at, obj, width, height), BoxesError);
+    const phrase = checkEntry(i, entry, [],
+        "an entry has 'phrase' and either 'box' (normalised 0..1) or 'box_px' (pixels)", draft);
+    const out = { phrase, box: boxOf(where(i, entry), entry, width, height) };
+    const image = imageIndex(i, entry);
+    if (image !== null) out.image = image;
+    return out;
+}
+
 const area = (b) => (b.box[2] - b.box[0]) * (b.box[3] - b.box[1]);
 
 /** The `limit` largest boxes (ties: earlier first) in their order, and the others (keep_largest). */
@@ -148,11 +168,29 @@ export function keepLargest(boxes, limit = MAX_BOXES) {
     return [boxes.filter((_, i) => keep.has(i)), boxes.filter((_, i) => !keep.has(i))];
 }
 
+// keyframes.py parse_animated: reference images are not supported with keyframes yet.
+function refuseTimedImages(entries) {
+    const k = entries.findIndex((e) => e instanceof JsonObject && e.has("image"));
+    if (k >= 0)
+        throw new BoxesError(`${where(k, entries[k])}: a reference image ('image') is not supported yet in a layout ` +
+            "with keyframes, 'appear' or 'leave'; remove 'image' from the box, or ground the image boxes in a layout " +
+            "without keyframes.");
+}
+
 /** parse_boxes(): {width, height, boxes: [{phrase, box}], dropped}; throws BoxesError with its message. */
 export function parseBoxes(text, width, height, maxBoxes = MAX_BOXES) {
     checkCanvas(width, height);
     const data = read(text);
-    const boxes = data === EMPTY ? [] : entriesOf(data).map((e, i) => parseEntry(i, e, width, height));
+    const entries = data === EMPTY ? [] : entriesOf(data);
+    const boxes = entries.map((e, i) => parseEntry(i, e, width, height));
+    if (boxes.some((b) => b.timed)) {   // keyframes.py parse_animated: no keep-the-largest over time
+        refuseTimedImages(entries);
+        if (boxes.length > maxBoxes)
+            throw new BoxesError(`a layout with keyframes grounds at most ${maxBoxes} boxes and this one has ` +
+                `${boxes.length}; remove ${boxes.length - maxBoxes} (the keep-the-largest rule of a still layout has ` +
+                "no single answer when boxes change size).");
+        return { width, height, boxes, dropped: [], animated: true };
+    }
     const [kept, dropped] = keepLargest(boxes, maxBoxes);
     return { width, height, boxes: kept, dropped };
 }
@@ -166,11 +204,13 @@ export function readState(text, width, height) {
     checkCanvas(width, height);
     const data = read(text);
     if (data === EMPTY) return { boxes: [], extra: {} };
-    const boxes = entriesOf(data).map((entry, i) => {
+    const entries = entriesOf(data);
+    const boxes = entries.map((entry, i) => {
         const out = parseEntry(i, entry, width, height, true);
         for (const k of EDITOR_KEYS) if (entry.has(k)) out[k] = toPlain(entry.get(k));
         return out;
     });
+    if (boxes.some((b) => b.timed)) refuseTimedImages(entries);
     const extra = {};
     if (data instanceof JsonObject)
         for (const [k, v] of data.entries())
@@ -183,8 +223,8 @@ const round6 = (v) => Math.round(v * 1e6) / 1e6;
 /** The text the editor writes: one box per line, normalised coordinates rounded to 1e-6. */
 export function formatState(state) {
     const entries = state.boxes.map((b) => {
-        const e = { phrase: b.phrase, box: b.box.map(round6) };
-        if (b.image !== undefined && b.image !== null) e.image = b.image;
+        const e = b.timed ? timedJson(b) : { phrase: b.phrase, box: b.box.map(round6) };
+        if (!b.timed && b.image !== undefined && b.image !== null) e.image = b.image;
         for (const k of EDITOR_KEYS) if (k in b) e[k] = b[k];
         return JSON.stringify(e);
     });
