@@ -191,7 +191,7 @@ class GroundingEncoder(io.ComfyNode):
             images = {}
             with_images = any(b.image is not None for b in layout.boxes)
             if adapter is not None and adapter.shape.family == TEXT_IMAGE or adapter is None and with_images:
-                if clip_vision is None:
+                if clip_vision is None and with_images:  # phrase-only boxes need no CLIP vision
                     first = next(i for i, b in enumerate(layout.boxes) if b.image is not None)
                     raise ModelMismatchError(
                         f"box #{first + 1} has a reference image: connect a CLIP vision model (CLIPVisionLoader with "
