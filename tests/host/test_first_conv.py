@@ -14,7 +14,8 @@ from helpers.prompts import Graph, base, finish, ksampler
 
 @pytest.fixture(scope="module")
 def parts(host, tiny_ckpt):
-    g = Graph(); b = base(g, tiny_ckpt)
+    g = Graph()
+    b = base(g, tiny_ckpt)
     finish(g, ksampler(g, b["model"], b["positive"], b["negative"], b["latent"], steps=1), b["vae"])
     r = host.run(g.prompt())
     assert r.success, r.error()

@@ -61,12 +61,14 @@ def run(host, g: Graph, node: str, b: dict):
 
 @pytest.fixture(scope="module")
 def plain(host, tiny_ckpt):
-    g = Graph(); b = base(g, tiny_ckpt)
+    g = Graph()
+    b = base(g, tiny_ckpt)
     return run(host, g, ksampler(g, b["model"], b["positive"], b["negative"], b["latent"], steps=STEPS), b)[0]
 
 
 def test_a_pose_graph_runs_and_grounds(host, tiny_ckpt, pose_gligen, plain):
-    g = Graph(); b = base(g, tiny_ckpt)
+    g = Graph()
+    b = base(g, tiny_ckpt)
     m, pos, node = pose_nodes(g, b, pose_gligen)
     latent, result = run(host, g, ksampler(g, m, pos, b["negative"], b["latent"], steps=STEPS), b)
     assert torch.isfinite(latent).all() and rel(latent, plain) > 1e-3
@@ -75,7 +77,8 @@ def test_a_pose_graph_runs_and_grounds(host, tiny_ckpt, pose_gligen, plain):
 
 
 def test_a_depth_graph_runs_and_grounds(host, tiny_ckpt, depth_gligen, depth_map, plain):
-    g = Graph(); b = base(g, tiny_ckpt)
+    g = Graph()
+    b = base(g, tiny_ckpt)
     m, pos, _ = map_nodes(g, b, depth_gligen, depth_map)
     latent, _ = run(host, g, ksampler(g, m, pos, b["negative"], b["latent"], steps=STEPS), b)
     assert torch.isfinite(latent).all() and rel(latent, plain) > 1e-3
@@ -84,7 +87,8 @@ def test_a_depth_graph_runs_and_grounds(host, tiny_ckpt, depth_gligen, depth_map
 @pytest.mark.parametrize("family", ["pose", "depth"])
 def test_tau_zero_is_exactly_the_ungrounded_model(host, tiny_ckpt, pose_gligen, depth_gligen, depth_map, plain, family):
     """Scheduled sampling with tau = 0: no fuser, no extra first-conv channel, the user's own conv."""
-    g = Graph(); b = base(g, tiny_ckpt)
+    g = Graph()
+    b = base(g, tiny_ckpt)
     m, pos, _ = (pose_nodes(g, b, pose_gligen) if family == "pose" else map_nodes(g, b, depth_gligen, depth_map))
     ours_latent, _ = run(host, g, scheduled(g, m, pos, b["negative"], b["latent"], steps=STEPS, tau=0.0), b)
     assert torch.equal(ours_latent, plain)
@@ -99,14 +103,16 @@ def test_the_depth_tokenizer_runs_once_per_sampling_run(host, tiny_ckpt, depth_g
             original = module.SpatialTokenizer.forward
             monkeypatch.setattr(module.SpatialTokenizer, "forward",
                                 lambda self, *a, _f=original: calls.append(1) or _f(self, *a))
-    g = Graph(); b = base(g, tiny_ckpt)
+    g = Graph()
+    b = base(g, tiny_ckpt)
     m, pos, _ = map_nodes(g, b, depth_gligen, depth_map)
     run(host, g, ksampler(g, m, pos, b["negative"], b["latent"], steps=STEPS), b)
     assert len(calls) == 1                         # the positive's map; the negative's null tokens skip the trunk
 
 
 def test_boxes_to_a_depth_model_stop_at_the_encoder(host, tiny_ckpt, depth_gligen):
-    g = Graph(); b = base(g, tiny_ckpt)
+    g = Graph()
+    b = base(g, tiny_ckpt)
     m, pos, _ = ours(g, b, depth_gligen)
     finish(g, ksampler(g, m, pos, b["negative"], b["latent"], steps=STEPS), b["vae"])
     result = host.run(g.prompt())
@@ -117,14 +123,16 @@ def test_boxes_to_a_depth_model_stop_at_the_encoder(host, tiny_ckpt, depth_glige
 
 def test_a_map_to_a_box_model_and_a_pose_to_a_depth_model_stop_at_the_node(host, tiny_ckpt, tiny_gligen,
                                                                          depth_gligen, depth_map):
-    g = Graph(); b = base(g, tiny_ckpt)
+    g = Graph()
+    b = base(g, tiny_ckpt)
     m, pos, _ = map_nodes(g, b, tiny_gligen, depth_map)
     finish(g, ksampler(g, m, pos, b["negative"], b["latent"], steps=STEPS), b["vae"])
     result = host.run(g.prompt())
     err = result.error()
     assert not result.success and err["node_type"] == "GLIGENGroundingMap"
     assert "GroundingEncoder" in err["exception_message"] and "text-box" in err["exception_message"]
-    g = Graph(); b = base(g, tiny_ckpt)
+    g = Graph()
+    b = base(g, tiny_ckpt)
     m, pos, _ = pose_nodes(g, b, depth_gligen)
     finish(g, ksampler(g, m, pos, b["negative"], b["latent"], steps=STEPS), b["vae"])
     result = host.run(g.prompt())
@@ -135,7 +143,8 @@ def test_a_map_to_a_box_model_and_a_pose_to_a_depth_model_stop_at_the_node(host,
 
 def test_a_pose_sampled_by_a_model_patched_with_a_depth_adapter_is_named(host, tiny_ckpt, pose_gligen, depth_gligen):
     """Two loaders: the pose node's adapter reads poses, but GLIGENApply patched the model with a depth one."""
-    g = Graph(); b = base(g, tiny_ckpt)
+    g = Graph()
+    b = base(g, tiny_ckpt)
     _, pos, _ = pose_nodes(g, b, pose_gligen)
     depth_loader = g.add("GLIGENAdapterLoader", gligen_name=depth_gligen)
     m = g.add("GLIGENApply", model=b["model"], gligen=g.out(depth_loader), strength=1.0, negative="null")

@@ -26,7 +26,8 @@ def test_missing_clip_vision_is_the_encoders_error(server, tiny_ckpt, models_dir
 
 def test_inpainting_file_without_gligen_inpaint_is_named(server, tiny_ckpt, models_dir):
     name = provide(models_dir, "gligen", "tiny_inpaint_tb.safetensors", tiny_variant_for, inpainting=True)
-    g = Graph(); b = base(g, tiny_ckpt)
+    g = Graph()
+    b = base(g, tiny_ckpt)
     loader = g.add("GLIGENAdapterLoader", gligen_name=name)
     apply = g.add("GLIGENApply", model=b["model"], gligen=g.out(loader), strength=1.0, negative="null")
     finish(g, ksampler(g, g.out(apply), b["positive"], b["negative"], b["latent"], steps=1), b["vae"])

@@ -29,7 +29,8 @@ def files(host, models_dir):
 
 
 def text_image_graph(ckpt, gligen, boxes=MIXED, vision_seed=0, clip_vision=True):
-    g = Graph(); b = base(g, ckpt)
+    g = Graph()
+    b = base(g, ckpt)
     ref = g.add("EmptyImage", width=96, height=80, batch_size=1, color=0x3366CC)
     loader = g.add("GLIGENAdapterLoader", gligen_name=gligen)
     boxes_node = g.add("GLIGENGroundingBoxes", width=64, height=64, boxes_json=json.dumps(boxes), images=g.out(ref))
@@ -54,7 +55,8 @@ def test_phrase_only_and_image_only_boxes_ground_the_sample(host, tiny_ckpt, fil
     r = run(host, g)
     assert r.success, r.error()
     grounded = r.output(ks)[0]["samples"]
-    g2 = Graph(); b2 = base(g2, tiny_ckpt)
+    g2 = Graph()
+    b2 = base(g2, tiny_ckpt)
     ks2 = ksampler(g2, b2["model"], b2["positive"], b2["negative"], b2["latent"], steps=2)
     finish(g2, ks2, b2["vae"])
     r2 = run(host, g2)
@@ -85,7 +87,8 @@ def test_images_on_a_text_box_adapter_are_refused(host, tiny_ckpt, tiny_gligen, 
 
 
 def test_text_image_file_on_sdxl_is_refused_by_apply(host, sdxl_ckpt, files):
-    g = Graph(); b = base(g, sdxl_ckpt)
+    g = Graph()
+    b = base(g, sdxl_ckpt)
     loader = g.add("GLIGENAdapterLoader", gligen_name=files["ti"])
     apply = g.add("GLIGENApply", model=b["model"], gligen=g.out(loader), strength=1.0, negative="null")
     finish(g, ksampler(g, g.out(apply), b["positive"], b["negative"], b["latent"], steps=1), b["vae"])
@@ -95,7 +98,8 @@ def test_text_image_file_on_sdxl_is_refused_by_apply(host, sdxl_ckpt, files):
 
 def inpaint_graph(ckpt, gligen, by="boxes", boxes=None):
     boxes = boxes or [{"phrase": "a red car", "box": [0.25, 0.25, 0.75, 0.625]}]
-    g = Graph(); b = base(g, ckpt)
+    g = Graph()
+    b = base(g, ckpt)
     image = g.add("EmptyImage", width=64, height=64, batch_size=1, color=0x998877)
     loader = g.add("GLIGENAdapterLoader", gligen_name=gligen)
     boxes_node = g.add("GLIGENGroundingBoxes", width=64, height=64, boxes_json=json.dumps(boxes))
@@ -138,7 +142,8 @@ def test_text_image_inpainting_runs(host, tiny_ckpt, files):
 
 
 def test_inpainting_file_without_an_image_names_gligen_inpaint(host, tiny_ckpt, files):
-    g = Graph(); b = base(g, tiny_ckpt)
+    g = Graph()
+    b = base(g, tiny_ckpt)
     loader = g.add("GLIGENAdapterLoader", gligen_name=files["inpaint"])
     apply = g.add("GLIGENApply", model=b["model"], gligen=g.out(loader), strength=1.0, negative="null")
     finish(g, ksampler(g, g.out(apply), b["positive"], b["negative"], b["latent"], steps=1), b["vae"])
