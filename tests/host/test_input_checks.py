@@ -145,4 +145,5 @@ def test_one_encoder_says_how_many_boxes_it_grounds(server, tiny_ckpt, tiny_glig
     prompt, ids = build(tiny_ckpt, tiny_gligen, {**VALID, ("sampler", "seed"): 12})
     entry = succeeded(server, prompt)
     encoder = next(k for k, n in prompt.items() if n["class_type"] == "GLIGENGroundingEncoder")
-    assert entry["outputs"][encoder]["text"] == ["2 boxes grounded on this conditioning"]
+    assert entry["outputs"][encoder]["text"] == [
+        "2 boxes grounded on this conditioning\nphrases encoded as typed: 'a red car', 'a corgi'"]
