@@ -57,7 +57,8 @@ def objects(host, tiny_ckpt, tiny_gligen):
     conditionings made by the pack's nodes as loaded by ComfyUI: the moving layout, the static one and its
     unmoving-keyframes twin, 8 single layouts and their GroundingBatch."""
     import nodes
-    g = Graph(); b = base(g, tiny_ckpt)
+    g = Graph()
+    b = base(g, tiny_ckpt)
     loader = g.add("GLIGENAdapterLoader", gligen_name=tiny_gligen)
     apply = g.add("GLIGENApply", model=b["model"], gligen=g.out(loader), strength=1.0, negative="null")
     windowed = g.add("ContextWindowsManual", model=g.out(apply), context_length=8, context_overlap=4,
