@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import ImageDraw
 
 from .fonts import draw_text, label_fonts
 from .pose import Pose
-from .preview import MAX_SIDE, box_colour
+from .preview import box_colour, preview_canvas
 
 # limbs between COCO-17 keypoints: face, arms, torso, legs
 SKELETON = ((0, 1), (0, 2), (1, 3), (2, 4), (5, 6), (5, 7), (7, 9), (6, 8), (8, 10),
@@ -16,13 +16,8 @@ SKELETON = ((0, 1), (0, 2), (1, 3), (2, 4), (5, 6), (5, 7), (7, 9), (6, 8), (8, 
 
 def render_pose(pose: Pose, background: torch.Tensor | None = None) -> torch.Tensor:
     """An IMAGE ``[1, H, W, 3]`` in 0..1 with the canvas aspect (longest side at most 1024)."""
-    scale = min(1.0, MAX_SIDE / max(pose.width, pose.height))
-    w, h = max(1, round(pose.width * scale)), max(1, round(pose.height * scale))
-    if background is not None:
-        pixels = (background[0, ..., :3].clamp(0, 1) * 255 * 0.6).round().to(torch.uint8).cpu().numpy()
-        img = Image.fromarray(pixels, "RGB").resize((w, h), Image.BILINEAR)
-    else:
-        img = Image.new("RGB", (w, h), (28, 28, 32))
+    img = preview_canvas(pose.width, pose.height, background)
+    w, h = img.size
     draw = ImageDraw.Draw(img)
     line, dot = max(2, min(w, h) // 128), max(3, min(w, h) // 96)
     fonts = label_fonts(max(10, min(w, h) // 32))

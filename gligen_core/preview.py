@@ -19,16 +19,22 @@ def box_colour(i: int) -> tuple[int, int, int]:
     return int(r * 255), int(g * 255), int(b * 255)
 
 
+def preview_canvas(width: int, height: int, background: torch.Tensor | None = None) -> Image.Image:
+    """An empty preview picture with the canvas aspect (longest side at most ``MAX_SIDE``): dark, or
+    ``background`` (an IMAGE) stretched to it and dimmed."""
+    scale = min(1.0, MAX_SIDE / max(width, height))
+    w, h = max(1, round(width * scale)), max(1, round(height * scale))
+    if background is None:
+        return Image.new("RGB", (w, h), (28, 28, 32))
+    pixels = (background[0, ..., :3].clamp(0, 1) * 255 * 0.6).round().to(torch.uint8).cpu().numpy()
+    return Image.fromarray(pixels, "RGB").resize((w, h), Image.BILINEAR)
+
+
 def render_layout(layout: BoxLayout, note: str = "", background: torch.Tensor | None = None) -> torch.Tensor:
     """An IMAGE tensor ``[1, H, W, 3]`` in 0..1 with the canvas aspect (longest side at most 1024),
     drawn over ``background`` (an IMAGE, stretched to the canvas and dimmed) when given."""
-    scale = min(1.0, MAX_SIDE / max(layout.width, layout.height))
-    w, h = max(1, round(layout.width * scale)), max(1, round(layout.height * scale))
-    if background is not None:
-        pixels = (background[0, ..., :3].clamp(0, 1) * 255 * 0.6).round().to(torch.uint8).cpu().numpy()
-        img = Image.fromarray(pixels, "RGB").resize((w, h), Image.BILINEAR)
-    else:
-        img = Image.new("RGB", (w, h), (28, 28, 32))
+    img = preview_canvas(layout.width, layout.height, background)
+    w, h = img.size
     draw = ImageDraw.Draw(img)
     fonts = label_fonts(max(10, min(w, h) // 28))
     line = max(2, min(w, h) // 160)
