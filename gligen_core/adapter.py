@@ -33,6 +33,10 @@ def family_of(token_dim: int) -> str:
     return {768: "SD1.x", 1024: "SD2.x", 2048: "SDXL"}.get(token_dim, f"an unknown family ({token_dim}-wide tokens)")
 
 
+# The square canvas a family's base models generate at; SD2.x has none (its base models are 512, its v models 768).
+NATIVE_CANVAS: dict[str, int] = {"SD1.x": 512, "SDXL": 1024}
+
+
 @dataclass(frozen=True)
 class AdapterShape:
     """Everything needed to build an empty adapter; read off a file's tensors by the loader."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .adapter import GLIGENAdapter
+from .adapter import GLIGENAdapter, family_of
 from .files import Tensors, read_tensors
 from .layouts import FUSER_SHAPES, check_layout
 from .tokenizers.text_box import KIND as TEXT_BOX
@@ -62,6 +62,15 @@ def check_file(path: str) -> str:
     kind = "" if loaded.adapter.kind == TEXT_BOX else f" {loaded.adapter.kind}"
     return (f"{loaded.adapter.family}{kind}, {len(loaded.adapter.positions())} fusers, {loaded.layout} layout"
             + (" (sharded)" if tensors.sharded else ""))
+
+
+def file_family(path: str) -> str | None:
+    """The base-model family of a GLIGEN file from its header alone (its tokens' width), after the same
+    strict layout check as ``check_file``; None for a pickle, whose family is known only once loaded."""
+    tensors = read_tensors(path, header_only=True)
+    if tensors is None:
+        return None
+    return family_of(check_layout(tensors, tensors.source).shape.token_dim)
 
 
 def load_adapter(path: str) -> LoadedAdapter:

@@ -21,7 +21,7 @@ from ..gligen_core.keyframes import AnimatedLayout
 from .animated_boxes import animated_outputs
 from .canvas import canvas_of
 from .checks import check_widgets
-from .images import check_image_indexes
+from .images import check_image_indexes, check_images
 from .types import GroundingBoxesIO
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,7 @@ class GroundingBoxes(io.ComfyNode):
     def execute(cls, width: int, height: int, boxes_json: str, background=None, canvas_from=None,
                 images=None) -> io.NodeOutput:
         check_widgets(cls, width=width, height=height, boxes_json=boxes_json)
+        check_images(images)
         if canvas_from is not None:
             width, height = canvas_of(canvas_from)
         try:

@@ -25,11 +25,21 @@ def canvas_of(source) -> tuple[int, int]:
         if samples.ndim < 4:
             raise GLIGENError(f"canvas_from: the LATENT has shape {tuple(samples.shape)}; expected "
                               f"[batch, channels, height, width]. Link an EmptyLatentImage or a VAE Encode output.")
-        return int(samples.shape[-1]) * LATENT_SCALE, int(samples.shape[-2]) * LATENT_SCALE
+        size = int(samples.shape[-1]) * LATENT_SCALE, int(samples.shape[-2]) * LATENT_SCALE
+        return sized(size, f"LATENT is {size[0]}x{size[1]} pixels ({samples.shape[-1]}x{samples.shape[-2]} latent)")
     if isinstance(source, torch.Tensor) and source.ndim == 4:
-        return int(source.shape[2]), int(source.shape[1])
+        size = int(source.shape[2]), int(source.shape[1])
+        return sized(size, f"IMAGE is {size[0]}x{size[1]} pixels")
     raise GLIGENError(f"canvas_from: expected a LATENT or an IMAGE, got {type(source).__name__}. Link the latent "
                       f"you sample (e.g. EmptyLatentImage) or an image of the size you generate.")
+
+
+def sized(size: tuple[int, int], what: str) -> tuple[int, int]:
+    """``size``, unless a side is 0 (an empty latent or image: a size below 8 on EmptyLatentImage)."""
+    if min(size) < 1:
+        raise GLIGENError(f"canvas_from: the {what}, an empty canvas. Give the node that makes it (e.g. "
+                          f"EmptyLatentImage) a width and height of at least 8.")
+    return size
 
 
 def aspect_note(canvas: tuple[int, int], latent_hw: tuple[int, ...]) -> str:

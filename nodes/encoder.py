@@ -14,7 +14,7 @@ import sys
 import torch
 from comfy_api.latest import io
 
-from ..gligen_core import BoxLayout, Grounding, ModelMismatchError, family_of
+from ..gligen_core import BoxLayout, GLIGENError, Grounding, ModelMismatchError, family_of
 from ..gligen_core.boxes import drop_note
 from ..gligen_core.tokenizers.text_image import KIND as TEXT_IMAGE
 from .feature_check import feature_mismatch
@@ -172,6 +172,16 @@ class GroundingEncoder(io.ComfyNode):
             ],
             hidden=[io.Hidden.unique_id],
         )
+
+    @classmethod
+    def validate_inputs(cls, phrase_syntax: str | None = None) -> bool | str:
+        """A typed phrase_syntax, when the prompt is queued (ComfyUI checks no V3 combo's value itself); a
+        linked one (None here) is checked when the node runs, with the same error."""
+        try:
+            phrase_syntax_value(phrase_syntax)
+        except GLIGENError as e:
+            return str(e)
+        return True
 
     @classmethod
     def execute(cls, conditioning, clip, grounding, gligen: AdapterRef | None = None,

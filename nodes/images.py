@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import torch
 
-from ..gligen_core import BoxLayout, GLIGENAdapter, ModelMismatchError
+from ..gligen_core import BoxLayout, GLIGENAdapter, GLIGENError, ModelMismatchError
 from ..gligen_core.errors import BoxesError
 from ..gligen_core.image_features import gligen_image_features
 from ..gligen_core.tokenizers.text_image import KIND as TEXT_IMAGE
+
+
+def check_images(images) -> None:
+    """The IMAGE batch on 'images' has pixels (an EmptyImage of width or height 0 gives none)."""
+    if images is not None and images.ndim == 4 and min(images.shape[1:3]) < 1:
+        raise GLIGENError(f"images: the IMAGE batch is {images.shape[2]}x{images.shape[1]} pixels, an empty image. "
+                          f"Give the node that makes it (e.g. EmptyImage) a width and height of at least 1.")
 
 
 def check_image_indexes(layout: BoxLayout, images) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import urllib.parse
 
 import pytest
@@ -132,6 +131,20 @@ def test_hand_edited_json_stays_in_step(session):
     assert "JSON error" not in ed.js("return ed.status.textContent;") and ed.text == good
 
 
+# app.queuePrompt (what the Queue button calls) returns no prompt id: read it from the /prompt response.
+QUEUE_AND_GET_ID = """async () => {
+    const real = window.fetch;
+    let id = null;
+    window.fetch = async (...args) => {
+        const res = await real(...args);
+        const url = String(args[0]?.url ?? args[0]);
+        if (/\\/prompt$/.test(url) && (args[1]?.method ?? 'GET') === 'POST' && res.ok) id = (await res.clone().json()).prompt_id;
+        return res;
+    };
+    try { await app.queuePrompt(0, 1); } finally { window.fetch = real; }
+    return id; }"""
+
+
 def test_saved_workflow_reloads_identical_and_backend_receives_the_boxes(session, chromium):
     page, ed, server = session["page"], session["editor"], session["server"]
     expected = ed.text
@@ -150,19 +163,12 @@ def test_saved_workflow_reloads_identical_and_backend_receives_the_boxes(session
         assert again.js("return ed.state.boxes.map(b => b.phrase);") == [b["phrase"] for b in boxes_of(expected)]
         assert [again.phrase_input(i).input_value() for i in range(2)] == [b["phrase"] for b in boxes_of(expected)]
 
-        prompt_id = fresh.evaluate("async () => { const r = await app.queuePrompt(0, 1); "
-                                   "return (await (await fetch('/api/queue')).json()); }")
+        prompt_id = fresh.evaluate(QUEUE_AND_GET_ID)               # the Queue button's path, this prompt's id
+        assert prompt_id, logs[-20:]
         node_id = str(fresh.evaluate("app.graph._nodes.find(n => n.type === 'GLIGENGroundingBoxes').id"))
-        deadline = time.time() + 240
-        received = None
-        while time.time() < deadline and received is None:
-            status, history = server.request("/history")
-            for entry in history.values():
-                out = entry.get("outputs", {}).get(node_id, {})
-                if "boxes" in out and entry.get("status", {}).get("completed"):
-                    received = out["boxes"][0]
-            time.sleep(0.5)
-        assert received is not None, (prompt_id, logs[-20:])
+        entry = server.wait(prompt_id, timeout=240)                # its own history entry, whatever ran before
+        assert entry["status"]["status_str"] == "success", (entry["status"], logs[-20:])
+        received = entry["outputs"][node_id]["boxes"][0]
         got = boxes_of(received)
         want = boxes_of(expected)
         assert [b["phrase"] for b in got] == [b["phrase"] for b in want]

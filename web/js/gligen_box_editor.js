@@ -5,6 +5,7 @@
 //   box_editor/canvas.js  the editor in the node: canvas, list, toolbar
 //   box_editor/draw.js    the boxes drawn on its canvas
 //   box_editor/panel.js   the floating panel for the newer Vue node renderer
+//   box_editor/family.js  the default canvas that follows the loader's adapter (1024 for SDXL)
 //   box_editor/style.js   their CSS
 // This file wires them to the node's lifecycle: built when the node is created, restored from the saved
 // text when it is configured, disposed (observers disconnected, panel removed) when it is removed.
@@ -12,9 +13,11 @@ import { app } from "../../../scripts/app.js";
 import { api } from "../../../scripts/api.js";
 import { BoxEditor } from "./box_editor/canvas.js";
 import { FloatingPanel } from "./box_editor/panel.js";
+import { CanvasFamily, LOADERS } from "./box_editor/family.js";
 
 const NODE_TYPE = "GLIGENGroundingBoxes";
 const panel = new FloatingPanel(document);
+const family = new CanvasFamily({ app, api }, NODE_TYPE);
 
 // After a selection change: in the Vue renderer, show the selected node's editor in the panel; in the
 // classic canvas the node shows its own editor, and the panel stays hidden.
@@ -48,13 +51,30 @@ app.registerExtension({
         };
     },
     async beforeRegisterNodeDef(nodeType, nodeData) {
+        const loaderWidget = LOADERS[nodeData?.name];
+        if (loaderWidget) {   // a GLIGEN loader: its file decides the default canvas of GroundingBoxes
+            chain(nodeType.prototype, "onNodeCreated", function () {
+                const widget = this.widgets?.find((w) => w.name === loaderWidget);
+                const previous = widget?.callback;
+                if (widget) widget.callback = function (...args) {
+                    const r = previous?.apply(this, args);
+                    family.update();
+                    return r;
+                };
+                family.updateWhenAdded(this);
+            });
+            chain(nodeType.prototype, "onConfigure", function () { this.gligenConfigured = true; });
+        }
         if (nodeData?.name !== NODE_TYPE) return;
         const proto = nodeType.prototype;
+        family.defaultText = nodeData.input?.required?.boxes_json?.[1]?.default ?? null;
         chain(proto, "onNodeCreated", function () {
             this.gligenEditor = new BoxEditor(this, { app, api });
             this.setSize([Math.max(this.size[0], 420), Math.max(this.size[1], 720)]);
+            family.updateWhenAdded(this);
         });
         chain(proto, "onConfigure", function () {
+            this.gligenConfigured = true;
             this.gligenEditor?.restore();
         });
         chain(proto, "onRemoved", function () {
