@@ -9,7 +9,8 @@ import urllib.parse
 
 import pytest
 
-from helpers.editor_page import Editor, boxes_of, close, leftovers, load_workflow, open_page, pack_errors
+from helpers.editor_page import (Editor, boxes_of, close, example_workflow, leftovers, load_workflow, open_page,
+                                 pack_errors)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE = os.path.join(ROOT, "example_workflows", "gligen_text_to_image.json")
@@ -20,13 +21,9 @@ def session(chromium, server, tiny_ckpt, tiny_gligen):
     server.request("/settings/Comfy.TutorialCompleted", True)
     logs: list[str] = []
     page = open_page(chromium, server, logs)
-    workflow = json.load(open(EXAMPLE))
+    workflow = example_workflow(tiny_ckpt, tiny_gligen)
     for node in workflow["nodes"]:   # the tiny models the server has, and a small fast run
-        if node["type"] == "CheckpointLoaderSimple":
-            node["widgets_values"][0] = tiny_ckpt
-        elif node["type"] == "GLIGENAdapterLoader":
-            node["widgets_values"][0] = tiny_gligen
-        elif node["type"] in ("EmptyLatentImage", "GLIGENGroundingBoxes"):
+        if node["type"] in ("EmptyLatentImage", "GLIGENGroundingBoxes"):
             node["widgets_values"][0:2] = [64, 64] if node["type"] == "EmptyLatentImage" else [512, 384]
         elif node["type"] == "KSampler":
             node["widgets_values"][2] = 2

@@ -2,14 +2,9 @@
 checks it against the images connected to GroundingBoxes."""
 from __future__ import annotations
 
-import json
-import os
 import time
 
-from helpers.editor_page import Editor, boxes_of, load_workflow, open_page
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-EXAMPLE = os.path.join(ROOT, "example_workflows", "gligen_text_to_image.json")
+from helpers.editor_page import Editor, boxes_of, example_workflow, load_workflow, open_page
 
 
 def test_a_box_image_picked_in_the_editor_is_queued(chromium, server, tiny_ckpt, tiny_gligen):
@@ -17,13 +12,9 @@ def test_a_box_image_picked_in_the_editor_is_queued(chromium, server, tiny_ckpt,
     logs: list[str] = []
     page = open_page(chromium, server, logs)
     try:
-        workflow = json.load(open(EXAMPLE))
+        workflow = example_workflow(tiny_ckpt, tiny_gligen)
         for node in workflow["nodes"]:
-            if node["type"] == "CheckpointLoaderSimple":
-                node["widgets_values"][0] = tiny_ckpt
-            elif node["type"] == "GLIGENAdapterLoader":
-                node["widgets_values"][0] = tiny_gligen
-            elif node["type"] in ("EmptyLatentImage", "GLIGENGroundingBoxes"):
+            if node["type"] in ("EmptyLatentImage", "GLIGENGroundingBoxes"):
                 node["widgets_values"][0:2] = [64, 64]
             elif node["type"] == "KSampler":
                 node["widgets_values"][2] = 1

@@ -4,15 +4,10 @@ untouched node 512x512 back; a node whose size the user changed keeps it. Values
 frontend's widgets set them on a user's choice (``setValue``: value, then the widget's callback)."""
 from __future__ import annotations
 
-import json
-import os
-
 import pytest
 
-from helpers.editor_page import load_workflow, open_page, pack_errors
+from helpers.editor_page import example_workflow, load_workflow, open_page, pack_errors
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-EXAMPLE = os.path.join(ROOT, "example_workflows", "gligen_text_to_image.json")
 
 ADD_BOXES = """() => { const n = LiteGraph.createNode('GLIGENGroundingBoxes'); n.pos = [40, 900];
     app.graph.add(n); return n.id; }"""
@@ -29,12 +24,7 @@ def page(chromium, server, tiny_ckpt, tiny_gligen, gligen_xl):
     server.request("/settings/Comfy.TutorialCompleted", True)
     logs: list[str] = []
     page = open_page(chromium, server, logs)
-    workflow = json.load(open(EXAMPLE))
-    for node in workflow["nodes"]:
-        if node["type"] == "CheckpointLoaderSimple":
-            node["widgets_values"][0] = tiny_ckpt
-        elif node["type"] == "GLIGENAdapterLoader":
-            node["widgets_values"][0] = tiny_gligen
+    workflow = example_workflow(tiny_ckpt, tiny_gligen)
     load_workflow(page, workflow)
     page.logs = logs
     yield page

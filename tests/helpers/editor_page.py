@@ -4,7 +4,10 @@ observers watching its elements, and the listeners its modules put on window and
 from __future__ import annotations
 
 import json
+import os
 
+EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                       "example_workflows", "gligen_text_to_image.json")
 TOL = 0.012   # normalised units: a pixel or two of the on-screen canvas
 
 # Installed before the frontend loads. Counts what the pack's modules (told apart by their URLs on the
@@ -116,6 +119,18 @@ def open_page(chromium, server, logs):
     page.wait_for_function("window.app && window.app.graph && window.app.extensions &&"
                            " window.app.extensions.some(e => e.name === 'gligen_grounding.BoxEditor')", timeout=90_000)
     return page
+
+
+def example_workflow(tiny_ckpt: str, tiny_gligen: str) -> dict:
+    """The pack's example UI workflow with its loaders on the test server's tiny models."""
+    with open(EXAMPLE) as f:
+        workflow = json.load(f)
+    for node in workflow["nodes"]:
+        if node["type"] == "CheckpointLoaderSimple":
+            node["widgets_values"][0] = tiny_ckpt
+        elif node["type"] == "GLIGENAdapterLoader":
+            node["widgets_values"][0] = tiny_gligen
+    return workflow
 
 
 def load_workflow(page, workflow):
