@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.parse
 
 import pytest
 
 from helpers.editor_page import (Editor, boxes_of, close, example_workflow, leftovers, load_workflow, open_page,
-                                 pack_errors)
+                                 pack_errors, reopen_saved)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE = os.path.join(ROOT, "example_workflows", "gligen_text_to_image.json")
@@ -145,16 +144,9 @@ QUEUE_AND_GET_ID = """async () => {
 def test_saved_workflow_reloads_identical_and_backend_receives_the_boxes(session, chromium):
     page, ed, server = session["page"], session["editor"], session["server"]
     expected = ed.text
-    workflow = page.evaluate("() => app.graph.serialize()")
-    name = urllib.parse.quote("workflows/gligen_editor_test.json", safe="")
-    status, _ = server.request(f"/userdata/{name}?overwrite=true", workflow)
-    assert status == 200
-
     logs: list[str] = []
-    fresh = open_page(chromium, server, logs)                      # a new page: nothing in memory
+    fresh = reopen_saved(page, chromium, server, "gligen_editor_test.json", logs)   # a new page: nothing in memory
     try:
-        status, saved = server.request(f"/userdata/{name}")
-        load_workflow(fresh, saved)
         again = Editor(fresh)
         assert again.text == expected
         assert again.js("return ed.state.boxes.map(b => b.phrase);") == [b["phrase"] for b in boxes_of(expected)]

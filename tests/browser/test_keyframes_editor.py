@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import os
 import time
-import urllib.parse
 
 import pytest
 
 from gligen_pack.gligen_core import BoxesError, parse_boxes
 from gligen_pack.gligen_core.keyframes import AnimatedLayout
-from helpers.editor_page import Editor, boxes_of, close, example_workflow, load_workflow, open_page, pack_errors
+from helpers.editor_page import (Editor, boxes_of, close, example_workflow, load_workflow, open_page, pack_errors,
+                                 reopen_saved)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE = os.path.join(ROOT, "example_workflows", "gligen_text_to_image.json")
@@ -139,15 +139,9 @@ def test_two_keyframes_set_with_the_slider_reach_the_backend_interpolated(sessio
     assert all("box" in b and "keyframes" not in b for b in ed.boxes[1:])  # the other boxes stay still
     expected = ed.text
 
-    workflow = page.evaluate("() => app.graph.serialize()")
-    name = urllib.parse.quote("workflows/gligen_keyframes_test.json", safe="")
-    status, _ = server.request(f"/userdata/{name}?overwrite=true", workflow)
-    assert status == 200
     logs: list[str] = []
-    fresh = open_page(chromium, server, logs)                      # a new page: nothing in memory
+    fresh = reopen_saved(page, chromium, server, "gligen_keyframes_test.json", logs)   # a new page: nothing in memory
     try:
-        status, saved = server.request(f"/userdata/{name}")
-        load_workflow(fresh, saved)
         again = Editor(fresh)
         assert again.text == expected
         to_frame(fresh, 7)

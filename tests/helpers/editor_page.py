@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.parse
 
 EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                        "example_workflows", "gligen_text_to_image.json")
@@ -140,6 +141,23 @@ def load_workflow(page, workflow):
         app.canvas.ds.scale = 1; app.canvas.ds.offset = [-node.pos[0] + 20, -node.pos[1] + 40];
         app.canvas.setDirty(true, true); }""")
     page.wait_for_timeout(400)
+
+
+def reopen_saved(page, chromium, server, filename: str, logs: list[str]):
+    """Save the page's workflow as the user's ``workflows/<filename>`` and load it in a new page (nothing
+    in memory); the new page, which the caller closes."""
+    name = urllib.parse.quote(f"workflows/{filename}", safe="")
+    status, _ = server.request(f"/userdata/{name}?overwrite=true", page.evaluate("() => app.graph.serialize()"))
+    assert status == 200
+    fresh = open_page(chromium, server, logs)
+    try:
+        status, saved = server.request(f"/userdata/{name}")
+        assert status == 200
+        load_workflow(fresh, saved)
+    except BaseException:
+        fresh.close()
+        raise
+    return fresh
 
 
 def leftovers(page) -> dict:

@@ -85,3 +85,12 @@ def core(g: Graph, b: dict, gligen: str, boxes=BOXES) -> list:
 def finish(g: Graph, sampler_id: str, vae) -> str:
     dec = g.add("VAEDecode", samples=g.out(sampler_id), vae=vae)
     return g.add("PreviewImage", images=g.out(dec))
+
+
+def sampled_latent(host, g: Graph, b: dict, model, positive, seed: int) -> Any:
+    """Run ``g`` with a KSampler on ``model`` and ``positive`` (and a decode): the sampled latent tensor."""
+    ks = ksampler(g, model, positive, b["negative"], b["latent"], seed=seed)
+    finish(g, ks, b["vae"])
+    result = host.run(g.prompt())
+    assert result.success, result.error()
+    return result.output(ks)[0]["samples"].clone()

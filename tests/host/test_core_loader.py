@@ -6,17 +6,13 @@ import torch
 
 from gligen_pack.runner.demo_models import TINY_FUSERS, random_gligen_state
 from helpers.gligen_files import write_shards
-from helpers.prompts import Graph, base, finish, ksampler, ours
+from helpers.prompts import Graph, base, ours, sampled_latent
 
 INDEX = "diffusion_pytorch_model.safetensors.index.json"
 
 
 def latent(host, g: Graph, b: dict, model, positive) -> torch.Tensor:
-    ks = ksampler(g, model, positive, b["negative"], b["latent"], seed=5)
-    finish(g, ks, b["vae"])
-    result = host.run(g.prompt())
-    assert result.success, result.error()
-    return result.output(ks)[0]["samples"].clone()
+    return sampled_latent(host, g, b, model, positive, seed=5)
 
 
 def loader_options(host) -> list[str]:

@@ -6,17 +6,11 @@ import json
 
 import torch
 
-from helpers.prompts import Graph, base, finish, ksampler, ours
-
-
+from helpers.prompts import Graph, base, finish, ksampler, ours, sampled_latent
 
 
 def sample_latent(host, g: Graph, b: dict, model, positive) -> torch.Tensor:
-    ks = ksampler(g, model, positive, b["negative"], b["latent"], seed=11)
-    finish(g, ks, b["vae"])
-    result = host.run(g.prompt())
-    assert result.success, result.error()
-    return result.output(ks)[0]["samples"].clone()
+    return sampled_latent(host, g, b, model, positive, seed=11)
 
 
 def test_encoder_without_adapter_gives_the_same_latents(host, tiny_ckpt, tiny_gligen):
