@@ -30,19 +30,25 @@ def demo_clip():
     return clip
 
 
-def tiny_model(unet_config: dict | None = None, seed: int = 0, device: torch.device | str = "cpu"):
-    """A ModelPatcher around ComfyUI's SD1.5 BaseModel with a small random UNet (fp32)."""
+def tiny_model(unet_config: dict | None = None, seed: int = 0, device: torch.device | str = "cpu",
+               prediction: str = "eps"):
+    """A ModelPatcher around ComfyUI's SD1.5 BaseModel with a small random UNet (fp32); ``prediction``
+    "eps" (SD1.5's) or "v" (ComfyUI's v-prediction model type on the same schedule)."""
     import comfy.model_base
     import comfy.model_patcher
     import comfy.supported_models
     config = comfy.supported_models.SD15(dict(unet_config or TINY_UNET))
     config.set_inference_dtype(torch.float32, None)
-    model = comfy.model_base.BaseModel(config, model_type=comfy.model_base.ModelType.EPS, device="cpu")
+    kinds = {"eps": comfy.model_base.ModelType.EPS, "v": comfy.model_base.ModelType.V_PREDICTION}
+    if prediction not in kinds:
+        raise ValueError(f"prediction {prediction!r}: use 'eps' or 'v'")
+    model = comfy.model_base.BaseModel(config, model_type=kinds[prediction], device="cpu")
     model.diffusion_model.load_state_dict(_randomize_meta(model.diffusion_model, seed))
     model.diffusion_model.to(device)
     return comfy.model_patcher.ModelPatcher(model, load_device=torch.device(device), offload_device=torch.device("cpu"))
 
 
-def tiny_base(unet_config: dict | None = None, seed: int = 0, clip=None, device: torch.device | str = "cpu") -> FrozenBase:
-    return FrozenBase(tiny_model(unet_config, seed, device), clip if clip is not None else demo_clip(), None,
+def tiny_base(unet_config: dict | None = None, seed: int = 0, clip=None, device: torch.device | str = "cpu",
+              prediction: str = "eps") -> FrozenBase:
+    return FrozenBase(tiny_model(unet_config, seed, device, prediction), clip if clip is not None else demo_clip(), None,
                       f"tiny-sd1-{(unet_config or TINY_UNET)['model_channels']}ch")

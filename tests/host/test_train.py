@@ -185,3 +185,63 @@ def test_the_written_file_round_trips_through_the_packs_loader(base, manifest, t
     assert len(loaded.adapter.positions()) == 7
     patched = grounded_model(base.model, load_ref(result.adapter_path))  # fits the model it was trained on
     assert patched is not base.model
+
+
+
+@pytest.mark.parametrize("prediction", ["eps", "v"])
+def test_the_trainer_trains_what_gligenapply_runs_in_a_sampler(clip, tmp_path, prediction):
+    """The training forward (GroundedDenoiser.predict) and a ComfyUI sampler's call of the GLIGENApply-patched
+    model give the same denoised latent for the same boxes, phrases, caption, noise and sigma, for eps and
+    v-prediction bases: the box convention, the token path and the timestep mapping of training are those of
+    inference. (The boxes' own effect is checked to be far larger than any difference.)"""
+    import comfy.sample
+    import comfy.samplers
+    from gligen_pack.gligen_core import MAX_OBJECTS, Grounding
+    from gligen_pack.nodes.apply import grounded_model
+    from gligen_pack.nodes.loader import load_ref
+    from gligen_pack.nodes.types import GROUNDING_KEY
+    from gligen_pack.train.checkpoints import write_adapter
+    from gligen_pack.train.tiny_base import tiny_base
+    base = tiny_base(UNET, seed=0, clip=clip, prediction=prediction)
+    assert base.prediction == prediction
+    module = _module(base, seed=3)
+    with torch.no_grad():
+        for i, fuser in enumerate(module.adapter.fusers.values()):  # open gates, each its own
+            fuser.alpha_attn.fill_(0.4 + 0.05 * i)
+            fuser.alpha_dense.fill_(0.3 - 0.05 * i)
+    path = write_adapter(module.adapter, str(tmp_path / "open.safetensors"), {"gligen_grounding": "test"})
+    boxes = torch.tensor([[0.0, 0.125, 0.5, 0.625], [0.625, 0.5, 1.0, 1.0]])
+    features = torch.stack([base.phrase_feature(p, 768) for p in PHRASES[:2]])
+    context = base.caption("a red ball and a blue box")[0][None]
+    model = grounded_model(base.model, load_ref(path))
+    sampling = model.get_model_object("model_sampling")
+    sigma = sampling.sigma(torch.tensor([620.0]))
+    seen = {}
+
+    def one_call(m, x, sigmas, extra_args=None, callback=None, disable=None):
+        seen["x"] = x.clone()
+        seen["denoised"] = m(x, sigmas[0] * x.new_ones([x.shape[0]]), **(extra_args or {}))
+        return seen["denoised"]
+
+    noise = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(7))
+    comfy.sample.sample_custom(model, noise, 1.0, comfy.samplers.KSAMPLER(one_call), torch.tensor([float(sigma), 0.0]),
+                               [[context, {GROUNDING_KEY: Grounding(tuple(PHRASES[:2]), boxes, features)}]],
+                               [[base.caption("")[0][None], {}]], torch.zeros(1, 4, 8, 8), disable_pbar=True, seed=0)
+    x = seen["x"]
+    x_in, timestep = sampling.calculate_input(sigma, x), sampling.timestep(sigma)
+
+    def trained_view(slot_boxes: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        slots, features_in = torch.zeros(1, MAX_OBJECTS, 4), torch.zeros(1, MAX_OBJECTS, 768)
+        slots[0, :2], features_in[0, :2] = slot_boxes, features
+        mask = torch.zeros(1, MAX_OBJECTS)
+        mask[0, :2] = masks
+        with torch.no_grad():
+            out = module.predict(x_in, timestep, context, None, slots, mask, features_in * mask[..., None])
+        return sampling.calculate_denoised(sigma, out, x)
+
+    same = trained_view(boxes, torch.ones(2))
+    gap = float((seen["denoised"].float() - same).abs().max())
+    transposed = float((trained_view(boxes[:, [1, 0, 3, 2]], torch.ones(2)) - same).abs().max())  # x <-> y
+    null = float((trained_view(boxes, torch.zeros(2)) - same).abs().max())
+    assert gap <= 1e-6 * float(same.abs().max())
+    assert transposed > 100 * max(gap, 1e-9) and null > 100 * max(gap, 1e-9)
