@@ -9,12 +9,17 @@
    photographs); colour c puts its mass on latent channel c (red, green, blue, yellow), so an
    object's mass is readable in latent space. Captions name the objects ("a red square and a blue
    circle"); each object's box is its bounding box and its phrase ("a red square").
-2. Base: a tiny SD1.x model, ComfyUI's own UNetModel in ComfyUI's SD1.5 BaseModel (eps, its noise
-   schedule) with the demo checkpoint's CLIP-L, pretrained briefly on the world (text-to-latent,
-   random places, caption dropout 0.1 for classifier-free guidance).
+2. Base: a tiny SD1.x model, ComfyUI's own UNetModel in ComfyUI's SD1.5 BaseModel (its noise
+   schedule; v-prediction by default, ComfyUI's model type for SD2.x-v style models, ``--set
+   prediction=eps`` for SD1.5's) with the demo checkpoint's CLIP-L, pretrained briefly on the world
+   (text-to-latent, random places, caption dropout 0.1 for classifier-free guidance). With v the base
+   and the adapter are trained on the high-noise steps, where a layout is decided, as much as on the
+   low-noise ones (eps weighs a high-noise step's error on the picture by its tiny signal-to-noise
+   ratio); in our runs the adapter came to read the boxes sooner on a v base, and its boxes helped at
+   high noise, where on an eps base they hurt.
 3. Adapter: trained with the pack's trainer (``train.trainer.train``) on a manifest of the world's
-   latents with boxes; the recipe's dropouts, a learning rate raised for a short run, no flips (the
-   world's light comes from one side, so a mirrored scene is not of this world).
+   latents with boxes; the recipe's dropouts, lr 2e-4 (4x the paper's, for a short run), no flips
+   (the world's light comes from one side, so a mirrored scene is not of this world).
 4. Sampling: on held-out layouts, through ComfyUI's sampler (``comfy.sample.sample``, euler, cfg 5)
    with the pack's own GLIGENApply patch (``nodes.apply.grounded_model``), phrase features made as
    GroundingEncoder makes them (``nodes.encoder.phrase_features``, cached per phrase), the
@@ -24,7 +29,8 @@
    divided by the loss with the null grounding (same adapter, same gates): 1.000 means the boxes
    change nothing yet, below 1 means the adapter uses them. Cheap, and telling where the hit rate
    is low: the gates can open on what the fusers add to an under-trained base without the boxes
-   being read.
+   being read. With the captions kept the boxes can add only where the objects are; with empty
+   captions they also tell what the objects are (reading a phrase is learnt long before placing it).
 6. Score: an object hits when at least half of its colour's mass (the positive part of its channel
    above the background in the sampled latent) lies inside its box; it counts as drawn when that
    mass is at least half the mass the object has in the world (wherever it lies). The table gives the hit rate of each setting and the
@@ -52,27 +58,30 @@ SHAPES = ("square", "circle")
 
 @dataclass(frozen=True)
 class Setting:
-    latent: int = 16                 # latent side (the image would be 8x larger)
-    channels: int = 64               # UNet width
-    pretrain_steps: int = 200
+    latent: int = 8                  # latent side (the image would be 8x larger)
+    channels: int = 32               # UNet width
+    pretrain_steps: int = 1500
     pretrain_batch: int = 32
     pretrain_lr: float = 1e-3
-    train_rows: int = 2048
-    train_steps: int = 200
+    train_rows: int = 4096
+    train_steps: int = 4500
     train_batch: int = 32
-    train_lr: float = 2e-3
-    warmup: int = 20
+    train_lr: float = 2e-4           # 4x the paper's 5e-5; at 5e-4 and above the tokens' norms ran away (README)
+    warmup: int = 50
     eval_layouts: int = 48
     sample_steps: int = 20
     cfg: float = 5.0
     amplitude: float = 2.0
+    prediction: str = "v"            # the base's prediction type: "v" or "eps" (SD1.5's); see point 2 above
+    levels: int = 2                  # UNet levels (each halves the resolution), a transformer block at each
+    caption_dropout: float = 0.5     # the adapter's (the paper's)
 
 
-CPU = Setting(pretrain_steps=300, train_steps=300)
+CPU = Setting()  # about 27 minutes on the 2-core build machine with one torch thread (README)
 QUICK = replace(CPU, pretrain_steps=20, train_steps=20, train_rows=256, eval_layouts=8, sample_steps=10)
-# Sized to end within 10 minutes on one H100 (the CPU setting took 135 s there, mostly Python per sample).
-LARGE = replace(CPU, latent=32, channels=128, pretrain_steps=1200, pretrain_batch=64, train_steps=1200,
-                train_batch=64, train_rows=8000, eval_layouts=96, warmup=50)
+# Not run yet (no GPU was lent since the CPU setting changed); a 16x16 world, a wider UNet, many more steps.
+LARGE = replace(CPU, latent=16, channels=64, pretrain_steps=4000, pretrain_batch=64, train_steps=20000,
+                train_batch=64, train_rows=16000, eval_layouts=96, warmup=200)
 
 
 def import_pack():
@@ -171,7 +180,8 @@ def pretrain(base, s: Setting, device, say) -> float:
         t = torch.randint(0, len(alphas), (len(xs),), generator=gen).to(device)
         a = alphas[t].view(-1, 1, 1, 1)
         out = unet(a.sqrt() * x0 + (1 - a).sqrt() * noise, t.float(), context=torch.stack(ctx).to(device))
-        l = F.mse_loss(out.float(), noise)
+        target = noise if base.prediction == "eps" else a.sqrt() * noise - (1 - a).sqrt() * x0  # v
+        l = F.mse_loss(out.float(), target)
         opt.zero_grad(set_to_none=True)
         l.backward()
         opt.step()
@@ -180,6 +190,14 @@ def pretrain(base, s: Setting, device, say) -> float:
             say(f"  pretrain step {step + 1}/{s.pretrain_steps}: loss {loss:.4f}")
     unet.requires_grad_(False).eval()
     return loss
+
+
+def unet_config(s: Setting) -> dict:
+    """The tiny UNet of the setting: TINY_UNET's blocks, ``s.levels`` levels (widths 1x, 2x, 2x, ...)."""
+    from gligen_pack.train.tiny_base import TINY_UNET
+    n = s.levels
+    return dict(TINY_UNET, image_size=s.latent, model_channels=s.channels, num_res_blocks=[1] * n,
+                channel_mult=[1] + [2] * (n - 1), transformer_depth=[1] * n, transformer_depth_output=[1] * (2 * n))
 
 
 def write_data(s: Setting, folder: str) -> str:
@@ -209,6 +227,7 @@ def train_adapter(base, s: Setting, manifest: str, out: str, cpu: bool, say):
         checkpoint=base.name, manifest=manifest, output=out, name="gligen_synthetic", resolution=s.latent * 8,
         batch_size=s.train_batch, max_steps=s.train_steps, learning_rate=s.train_lr, warmup_steps=s.warmup,
         save_every=s.train_steps, log_every=10, cache_latents=True, cpu=cpu, mixed_precision="no",
+        caption_dropout=s.caption_dropout,
         flip=False))  # the world's light comes from the left: a mirrored scene is not of this world
     return train(cfg, base=base, say=say)
 
@@ -256,18 +275,19 @@ def evaluate(base, adapter_path: str, s: Setting, say) -> dict[str, tuple[float,
     return results
 
 
-def box_use(base, adapter_path: str, s: Setting, n: int = 64) -> list[tuple[int, float, float]]:
-    """``(timestep, loss with the boxes, loss with the null grounding)`` on held-out scenes, captions kept."""
+def box_use(base, adapter_path: str, s: Setting, n: int = 64, captions: bool = True) -> list[tuple[int, float, float]]:
+    """``(timestep, loss with the boxes, loss with the null grounding)`` on held-out scenes. With the captions
+    kept the boxes can add only where the objects are; with empty captions they also tell what they are."""
     import torch
     from gligen_pack.gligen_core import MAX_OBJECTS, load_adapter
-    from gligen_pack.train.objective import GroundedDenoiser
+    from gligen_pack.train.objective import Batch, GroundedDenoiser
     adapter = load_adapter(adapter_path).adapter.float()
     denoiser = GroundedDenoiser(adapter, base.unet, base.alphas_cumprod, base.prediction)
     device = next(base.unet.parameters()).device
     gen = torch.Generator().manual_seed(4000)
     scenes = [layout(gen, s.latent) for _ in range(n)]
     x0 = torch.stack([render(o, s.latent, s.amplitude, gen) for o in scenes]).to(device)
-    context = torch.stack([base.caption(caption(o))[0] for o in scenes]).to(device)
+    context = torch.stack([base.caption(caption(o) if captions else "")[0] for o in scenes]).to(device)
     boxes, masks = torch.zeros(n, MAX_OBJECTS, 4), torch.zeros(n, MAX_OBJECTS)
     features = torch.zeros(n, MAX_OBJECTS, adapter.phrase_dim)
     for i, objs in enumerate(scenes):
@@ -281,10 +301,9 @@ def box_use(base, adapter_path: str, s: Setting, n: int = 64) -> list[tuple[int,
     with torch.no_grad():
         for t in (250, 500, 750):
             steps = torch.full((n,), t, device=device)
-            a = base.alphas_cumprod.to(device)[steps].view(-1, 1, 1, 1)
-            x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
+            x_t, target = denoiser.noised(Batch(x0, noise, steps, context, None, boxes, masks, features))
             losses = [float(((denoiser.predict(x_t, steps, context, None, boxes, m, features * m[..., None])
-                              - noise) ** 2).mean()) for m in (masks, torch.zeros_like(masks))]
+                              - target) ** 2).mean()) for m in (masks, torch.zeros_like(masks))]
             out.append((t, losses[0], losses[1]))
     return out
 
@@ -299,8 +318,8 @@ def machine() -> str:
 
 def parse():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--large", "--gpu", action="store_true", help="the GPU setting (32x32 latents, 128-channel UNet, "
-                                                                   "1200 + 1200 steps of 64, 96 layouts)")
+    p.add_argument("--large", "--gpu", action="store_true", help="the GPU setting (16x16 latents, 64-channel UNet, "
+                                                                   "4000 + 20000 steps of 64, 96 layouts)")
     p.add_argument("--quick", action="store_true", help="a short run that checks the pipeline, not the grounding")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting field")
     p.add_argument("--cpu", action="store_true", help="stay on the CPU when a GPU is there")
@@ -324,7 +343,7 @@ def main() -> int:
     from gligen_pack.runner.host import Host
     Host.boot(cpu=opts.cpu or not torch.cuda.is_available(), quiet=True, use_pytorch_cross_attention=True)
     import comfy.model_management as mm
-    from gligen_pack.train.tiny_base import TINY_UNET, tiny_base
+    from gligen_pack.train.tiny_base import tiny_base
     device = mm.get_torch_device()
     if device.type == "cpu" and opts.threads > 0:
         torch.set_num_threads(opts.threads)
@@ -332,12 +351,11 @@ def main() -> int:
     say = lambda m: print(m, flush=True)  # noqa: E731
     say(f"setting: {json.dumps(asdict(s))}\nmachine: {machine()}")
     times = {}
-    t0 = time.perf_counter()
-    base = tiny_base(dict(TINY_UNET, image_size=s.latent, model_channels=s.channels), seed=0, device=device)
-    times["setup"] = time.perf_counter() - t0
+    base = tiny_base(unet_config(s), seed=0, device=device, prediction=s.prediction)
+    times["setup"] = time.perf_counter() - t_all  # from the start: ComfyUI boot, tiny base, CLIP
     params = sum(p.numel() for p in base.unet.parameters())
-    say(f"base: ComfyUI SD1.5 BaseModel, UNet {params / 1e6:.1f} M parameters, {s.channels} channels, "
-        f"{s.latent}x{s.latent} latents")
+    say(f"base: ComfyUI SD1.5 BaseModel ({s.prediction}-prediction), UNet {params / 1e6:.1f} M parameters, "
+        f"{s.channels} channels, {s.levels} levels, {s.latent}x{s.latent} latents")
     t0 = time.perf_counter()
     pre_loss = pretrain(base, s, device, say)
     times["pretrain"] = time.perf_counter() - t0
@@ -349,11 +367,12 @@ def main() -> int:
     result = train_adapter(base, s, manifest, os.path.join(work, "run"), opts.cpu or device.type != "cuda", say)
     times["train"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    use = box_use(base, result.adapter_path, s)
+    use = {kept: box_use(base, result.adapter_path, s, captions=kept) for kept in (True, False)}
     times["box use"] = time.perf_counter() - t0
-    for t, with_boxes, null in use:
-        say(f"  held-out loss at t = {t}: with the boxes {with_boxes:.4f}, null grounding {null:.4f} "
-            f"(ratio {with_boxes / null:.3f})")
+    for kept, rows in use.items():
+        for t, with_boxes, null in rows:
+            say(f"  held-out loss at t = {t}, captions {'kept' if kept else 'empty'}: with the boxes "
+                f"{with_boxes:.4f}, null grounding {null:.4f} (ratio {with_boxes / null:.3f})")
     results = evaluate(base, result.adapter_path, s, say)
     total = time.perf_counter() - t_all
     g1, g03, un = (results[k][0] for k in ("grounded, tau = 1", "grounded, tau = 0.3", "ungrounded"))
@@ -371,9 +390,10 @@ def main() -> int:
     print(f"| data ({s.train_rows} latents + manifest) | | | {times['data']:.0f} s |")
     print(f"| adapter training, the pack's trainer ({s.train_steps} steps x {s.train_batch}, final loss "
           f"{result.losses[-1]:.3f}) | | | {times['train']:.0f} s |")
-    ratios = ", ".join(f"t = {t}: {w / z:.3f}" for t, w, z in use)
-    print(f"| does the adapter read the boxes? held-out loss with the boxes / with the null grounding "
-          f"({ratios}; 1.000 = not at all) | | | {times['box use']:.0f} s |")
+    ratios = {kept: ", ".join(f"t = {t}: {w / z:.3f}" for t, w, z in rows) for kept, rows in use.items()}
+    print(f"| does the adapter read the boxes? held-out loss with the boxes / with the null grounding, "
+          f"1.000 = not at all; captions kept (the boxes can add only where): {ratios[True]}; captions empty "
+          f"(the boxes also tell what): {ratios[False]} | | | {times['box use']:.0f} s |")
     for name, (rate, drawn, n, secs) in results.items():
         print(f"| sampling {name} | {rate:.3f} | {drawn:.3f} | {secs:.0f} s |")
     print(f"| total | target: grounded >= 0.8 and >= 2x ungrounded: {'met' if met else 'NOT met'} "
