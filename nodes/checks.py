@@ -8,6 +8,10 @@ one place for the limits, the same errors whether a value was typed or linked.
 
 Why not in ``validate_inputs``: ComfyUI passes None there for a linked input, drops its own min/max
 and combo checks for every input named in that function, and reports its error once per argument.
+The exception is a node's only combo: this ComfyUI does not check a V3 combo's value when a prompt is
+queued at all, so ``typed_choices`` checks a typed one there (a linked one is None there and is checked
+when the node runs, with the same message). A node with two combos (ScheduledSampler's sampler_name
+and scheduler) is left to run time: ComfyUI would attach the error to both inputs.
 """
 from __future__ import annotations
 
@@ -24,6 +28,19 @@ def check_widgets(node: type[io.ComfyNode], **values: Any) -> None:
     specs = {spec.id: spec for spec in node.define_schema().inputs}
     for name, value in values.items():
         check_value(name, value, specs[name])
+
+
+def typed_choices(node: type[io.ComfyNode], **values: Any) -> bool | str:
+    """For a node's ``validate_inputs``: True, or the error of the first typed combo value of ``node`` that
+    is not one of its choices. Values that are None (linked inputs) are left to ``check_widgets``."""
+    specs = {spec.id: spec for spec in node.define_schema().inputs}
+    for name, value in values.items():
+        if value is not None:
+            try:
+                check_value(name, value, specs[name])
+            except InputValueError as e:
+                return str(e)
+    return True
 
 
 def check_value(name: str, value: Any, spec: io.Input) -> None:

@@ -5,7 +5,7 @@ from comfy_api.latest import io
 
 from ..gligen_core.ade20k import LABEL_MODES
 from ..gligen_core.maps import GroundingMap as MapGrounding
-from .checks import check_widgets
+from .checks import check_widgets, typed_choices
 from .encoder import show_on_node
 from .grounding_kinds import MAP_SUFFIX, input_kind_of, require_kind
 from .types import GROUNDING_KEY, AdapterRef, GLIGENAdapterIO
@@ -36,6 +36,11 @@ class GroundingMap(io.ComfyNode):
             outputs=[io.Conditioning.Output(tooltip="The conditioning carrying the map.")],
             hidden=[io.Hidden.unique_id],
         )
+
+    @classmethod
+    def validate_inputs(cls, labels: str | None = None) -> bool | str:
+        """A typed labels value, when the prompt is queued (see ``checks.typed_choices``)."""
+        return typed_choices(cls, labels=labels)
 
     @classmethod
     def execute(cls, conditioning, gligen: AdapterRef, map, labels: str = LABEL_MODES[0]) -> io.NodeOutput:
