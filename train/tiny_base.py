@@ -1,9 +1,10 @@
 """A tiny SD1.x-class base model built in memory with ComfyUI's own classes, for the benchmark and tests.
 
-The UNet is ComfyUI's ``UNetModel`` inside ComfyUI's SD1.5 ``BaseModel`` (its eps-prediction noise
-schedule and latent format), wrapped in a ``ModelPatcher``, so ComfyUI's sampler and the pack's patch
-run it as any SD1.x model; only its width is small (ComfyUI would not detect such a UNet from a file,
-so it is built here rather than loaded). The text encoder is the demo checkpoint's CLIP-L (random
+The UNet is ComfyUI's ``UNetModel`` inside ComfyUI's SD1.5 ``BaseModel`` (its noise schedule and latent
+format; eps-prediction as SD1.5, or ComfyUI's v-prediction model type on the same schedule), wrapped
+in a ``ModelPatcher``, so ComfyUI's sampler and the pack's patch run it as any SD1.x model; only its
+width is small (ComfyUI would not detect such a UNet from a file, so it is built here rather than
+loaded). The text encoder is the demo checkpoint's CLIP-L (random
 weights in the real layout), loaded through ComfyUI's checkpoint loader.
 """
 from __future__ import annotations
@@ -50,5 +51,6 @@ def tiny_model(unet_config: dict | None = None, seed: int = 0, device: torch.dev
 
 def tiny_base(unet_config: dict | None = None, seed: int = 0, clip=None, device: torch.device | str = "cpu",
               prediction: str = "eps") -> FrozenBase:
-    return FrozenBase(tiny_model(unet_config, seed, device, prediction), clip if clip is not None else demo_clip(), None,
-                      f"tiny-sd1-{(unet_config or TINY_UNET)['model_channels']}ch")
+    name = f"tiny-sd1-{(unet_config or TINY_UNET)['model_channels']}ch" + ("-v" if prediction == "v" else "")
+    clip = clip if clip is not None else demo_clip()
+    return FrozenBase(tiny_model(unet_config, seed, device, prediction), clip, None, name)
