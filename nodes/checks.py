@@ -32,14 +32,11 @@ def check_widgets(node: type[io.ComfyNode], **values: Any) -> None:
 
 def typed_choices(node: type[io.ComfyNode], **values: Any) -> bool | str:
     """For a node's ``validate_inputs``: True, or the error of the first typed combo value of ``node`` that
-    is not one of its choices. Values that are None (linked inputs) are left to ``check_widgets``."""
-    specs = {spec.id: spec for spec in node.define_schema().inputs}
-    for name, value in values.items():
-        if value is not None:
-            try:
-                check_value(name, value, specs[name])
-            except InputValueError as e:
-                return str(e)
+    is not one of its choices. Values that are None (linked inputs) are left to ``check_widgets`` at run time."""
+    try:
+        check_widgets(node, **{name: value for name, value in values.items() if value is not None})
+    except InputValueError as e:
+        return str(e)
     return True
 
 

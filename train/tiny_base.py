@@ -4,8 +4,8 @@ The UNet is ComfyUI's ``UNetModel`` inside ComfyUI's SD1.5 ``BaseModel`` (its no
 format; eps-prediction as SD1.5, or ComfyUI's v-prediction model type on the same schedule), wrapped
 in a ``ModelPatcher``, so ComfyUI's sampler and the pack's patch run it as any SD1.x model; only its
 width is small (ComfyUI would not detect such a UNet from a file, so it is built here rather than
-loaded). The text encoder is the demo checkpoint's CLIP-L (random
-weights in the real layout), loaded through ComfyUI's checkpoint loader.
+loaded). The text encoder is the demo checkpoint's CLIP-L (random weights in the real layout), loaded
+through ComfyUI's checkpoint loader.
 """
 from __future__ import annotations
 

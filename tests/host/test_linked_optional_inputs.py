@@ -1,5 +1,5 @@
 """The newer optional inputs fed by links, as users wire them, over HTTP: GroundingEncoder's
-``phrase_syntax``, GroundingBoxes' ``canvas_from`` and ``images``.
+``phrase_syntax``, GroundingBoxes' ``canvas_from`` and ``images``, GroundingMap's ``labels``.
 
 - ``phrase_syntax`` is a combo. In the browser a user feeds it from the frontend's PrimitiveNode, which
   writes its value into the prompt as a literal (the runner converts such a UI workflow exactly as the
@@ -9,6 +9,8 @@
 - ``canvas_from`` and ``images`` take no primitive: the LATENT and IMAGE come from EmptyLatentImage and
   EmptyImage, whose sizes come from a PrimitiveInt (the natural way to keep latent and canvas in step).
   A size of 0 gets through to GroundingBoxes only as an empty tensor; it says which input and size.
+- GroundingMap's ``labels`` (a combo): a typed unknown value is refused when queued, once, on labels; a
+  value from a combo link runs like the typed one, and a bad linked one fails naming the input.
 ``clip_vision`` is a model input: nothing but a loader feeds it (tests/host/test_text_image_http.py).
 """
 from __future__ import annotations
@@ -227,4 +229,44 @@ def test_an_image_of_no_size_on_images_is_named(server, tiny_ckpt, text_image):
     err = failed(server, prompt)
     assert err["node_type"] == "GLIGENGroundingBoxes" and err["node_id"] == ids["boxes"], err
     assert "images: the IMAGE batch is 0x80 pixels" in err["exception_message"], err["exception_message"]
+    assert server.alive()
+
+
+# ---- GroundingMap's labels -------------------------------------------------------------------------
+
+def labels_graph(ckpt: str, gligen: str, labels, prefix: str) -> tuple[dict, dict[str, str]]:
+    """A depth-grounded graph whose GroundingMap's labels is ``labels`` (a value, or a (class, value) source);
+    the map comes from EmptyImage."""
+    g = Graph()
+    b = base(g, ckpt)
+    loader = g.add("GLIGENAdapterLoader", gligen_name=gligen)
+    image = g.add("EmptyImage", width=64, height=64, batch_size=1, color=0x808080)
+    value = g.out(g.add(labels[0], value=labels[1])) if isinstance(labels, tuple) else labels
+    node = g.add("GLIGENGroundingMap", conditioning=b["positive"], gligen=g.out(loader), map=g.out(image),
+                 labels=value)
+    apply = g.add("GLIGENApply", model=b["model"], gligen=g.out(loader), strength=1.0, negative="null")
+    ks = ksampler(g, g.out(apply), g.out(node), b["negative"], b["latent"], seed=3, steps=2)
+    save = g.add("SaveLatent", samples=g.out(ks), filename_prefix=f"latents/{prefix}")
+    return g.prompt(), {"map": node, "save": save}
+
+
+def test_a_typed_unknown_labels_value_is_refused_when_queued_once_on_labels(server, tiny_ckpt, depth_gligen):
+    prompt, ids = labels_graph(tiny_ckpt, depth_gligen, "colors", "labels_typo")
+    body = json.loads(rejected(server, prompt))
+    error, = body["node_errors"][ids["map"]]["errors"]
+    assert error["type"] == "custom_validation_failed" and error["extra_info"]["input_name"] == "labels"
+    assert "labels = 'colors' is not one of the choices ('colours', 'indices')" in error["details"]
+    assert server.alive()
+
+
+def test_labels_from_a_combo_link_runs_like_the_typed_value_and_a_bad_one_fails_naming_it(server, tiny_ckpt,
+                                                                                         depth_gligen):
+    typed, ids = labels_graph(tiny_ckpt, depth_gligen, "indices", "labels_typed")
+    linked, lids = labels_graph(tiny_ckpt, depth_gligen, (COMBO_SOURCE, "indices"), "labels_linked")
+    want = latent_of(server, succeeded(server, typed), ids["save"])
+    assert torch.equal(latent_of(server, succeeded(server, linked), lids["save"]), want)
+    bad, bids = labels_graph(tiny_ckpt, depth_gligen, (COMBO_SOURCE, "colors"), "labels_bad")
+    err = failed(server, bad)   # a linked value exists only when the graph runs
+    assert err["node_type"] == "GLIGENGroundingMap" and err["node_id"] == bids["map"], err
+    assert "labels = 'colors' is not one of the choices" in err["exception_message"]
     assert server.alive()

@@ -154,17 +154,3 @@ def test_a_pose_sampled_by_a_model_patched_with_a_depth_adapter_is_named(host, t
     assert not result.success and err["node_type"] == "KSampler"
     assert "grounded with keypoints, but this Canny edge or depth map GLIGEN reads canny-depth map" in \
         err["exception_message"] and "GroundingMap" in err["exception_message"]
-
-
-def test_a_typed_unknown_labels_mode_is_refused_when_queued(host, tiny_ckpt, depth_gligen, depth_map):
-    """GroundingMap's labels combo is checked at validation (this ComfyUI checks no V3 combo itself)."""
-    g = Graph()
-    b = base(g, tiny_ckpt)
-    m, pos, node = map_nodes(g, b, depth_gligen, depth_map)
-    g.nodes[node]["inputs"]["labels"] = "colors"
-    finish(g, ksampler(g, m, pos, b["negative"], b["latent"], steps=STEPS), b["vae"])
-    valid, _, _, node_errors = host.validate(g.prompt())
-    assert not valid or node_errors
-    error, = node_errors[node]["errors"]
-    assert error["extra_info"]["input_name"] == "labels"
-    assert "labels = 'colors' is not one of the choices ('colours', 'indices')" in error["details"]

@@ -187,7 +187,6 @@ def test_the_written_file_round_trips_through_the_packs_loader(base, manifest, t
     assert patched is not base.model
 
 
-
 @pytest.mark.parametrize("prediction", ["eps", "v"])
 def test_the_trainer_trains_what_gligenapply_runs_in_a_sampler(clip, tmp_path, prediction):
     """The training forward (GroundedDenoiser.predict) and a ComfyUI sampler's call of the GLIGENApply-patched
