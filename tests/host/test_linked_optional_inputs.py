@@ -41,13 +41,22 @@ def syntax_graph(ckpt: str, gligen: str, syntax, prefix: str) -> tuple[dict, dic
     b = base(g, ckpt)
     loader = g.add("GLIGENAdapterLoader", gligen_name=gligen)
     boxes = g.add("GLIGENGroundingBoxes", width=64, height=64, boxes_json=json.dumps(WEIGHTED))
-    value = g.out(g.add(syntax[0], value=syntax[1])) if isinstance(syntax, tuple) else syntax
     enc = g.add("GLIGENGroundingEncoder", conditioning=b["positive"], clip=b["clip"], grounding=g.out(boxes),
-                phrase_syntax=value)
-    apply = g.add("GLIGENApply", model=b["model"], gligen=g.out(loader), strength=1.0, negative="null")
-    ks = ksampler(g, g.out(apply), g.out(enc), b["negative"], b["latent"], seed=3, steps=2)
-    save = g.add("SaveLatent", samples=g.out(ks), filename_prefix=f"latents/{prefix}")
+                phrase_syntax=widget_value(g, syntax))
+    save = sample_and_save(g, b, loader, enc, prefix)
     return g.prompt(), {"encoder": enc, "save": save}
+
+
+def widget_value(g: Graph, value):
+    """``value`` typed, or a link from a ``(class, value)`` source node."""
+    return g.out(g.add(value[0], value=value[1])) if isinstance(value, tuple) else value
+
+
+def sample_and_save(g: Graph, b: dict, loader: str, positive: str, prefix: str) -> str:
+    """GLIGENApply with ``loader``'s adapter, two KSampler steps on ``positive``, the latent saved."""
+    apply = g.add("GLIGENApply", model=b["model"], gligen=g.out(loader), strength=1.0, negative="null")
+    ks = ksampler(g, g.out(apply), g.out(positive), b["negative"], b["latent"], seed=3, steps=2)
+    return g.add("SaveLatent", samples=g.out(ks), filename_prefix=f"latents/{prefix}")
 
 
 def test_phrase_syntax_from_a_combo_link_runs_like_the_typed_value(server, tiny_ckpt, tiny_gligen):
@@ -241,12 +250,9 @@ def labels_graph(ckpt: str, gligen: str, labels, prefix: str) -> tuple[dict, dic
     b = base(g, ckpt)
     loader = g.add("GLIGENAdapterLoader", gligen_name=gligen)
     image = g.add("EmptyImage", width=64, height=64, batch_size=1, color=0x808080)
-    value = g.out(g.add(labels[0], value=labels[1])) if isinstance(labels, tuple) else labels
     node = g.add("GLIGENGroundingMap", conditioning=b["positive"], gligen=g.out(loader), map=g.out(image),
-                 labels=value)
-    apply = g.add("GLIGENApply", model=b["model"], gligen=g.out(loader), strength=1.0, negative="null")
-    ks = ksampler(g, g.out(apply), g.out(node), b["negative"], b["latent"], seed=3, steps=2)
-    save = g.add("SaveLatent", samples=g.out(ks), filename_prefix=f"latents/{prefix}")
+                 labels=widget_value(g, labels))
+    save = sample_and_save(g, b, loader, node, prefix)
     return g.prompt(), {"map": node, "save": save}
 
 
