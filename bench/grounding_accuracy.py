@@ -67,8 +67,9 @@ class Setting:
     train_steps: int = 7500
     train_batch: int = 32
     train_lr: float = 2e-4           # 4x the paper's 5e-5; at 5e-4 and above the tokens' norms ran away (README)
+    gate_lr: float = 1e-2            # the gates' own lr (the trainer's gate_learning_rate): they open in ~100 steps
     warmup: int = 50
-    eval_layouts: int = 48
+    eval_layouts: int = 96
     sample_steps: int = 20
     cfg: float = 5.0
     amplitude: float = 2.0
@@ -227,7 +228,7 @@ def train_adapter(base, s: Setting, manifest: str, out: str, cpu: bool, say):
         checkpoint=base.name, manifest=manifest, output=out, name="gligen_synthetic", resolution=s.latent * 8,
         batch_size=s.train_batch, max_steps=s.train_steps, learning_rate=s.train_lr, warmup_steps=s.warmup,
         save_every=s.train_steps, log_every=10, cache_latents=True, cpu=cpu, mixed_precision="no",
-        caption_dropout=s.caption_dropout,
+        caption_dropout=s.caption_dropout, gate_learning_rate=s.gate_lr,
         flip=False))  # the world's light comes from the left: a mirrored scene is not of this world
     return train(cfg, base=base, say=say)
 

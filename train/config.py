@@ -32,6 +32,7 @@ class TrainConfig:
     max_steps: int = 500_000             # optimizer steps
     learning_rate: float = 5e-5          # AdamW
     weight_decay: float = 0.0
+    gate_learning_rate: float | None = None  # the gates' (alpha_attn, alpha_dense) lr; None: learning_rate (the paper)
     warmup_steps: int = 10_000           # linear warm-up, then constant
     grounding_dropout: float = 0.1       # per batch: the whole grounding input becomes the null input
     caption_dropout: float = 0.5         # per sample: the caption becomes ""
@@ -54,6 +55,9 @@ class TrainConfig:
             ("gradient_accumulation", self.gradient_accumulation >= 1, "at least 1"),
             ("max_steps", self.max_steps >= 1, "at least 1"),
             ("learning_rate", math.isfinite(self.learning_rate) and self.learning_rate > 0, "a positive number"),
+            ("gate_learning_rate", self.gate_learning_rate is None or (math.isfinite(self.gate_learning_rate)
+                                                                      and self.gate_learning_rate > 0),
+             "a positive number, or leave it out to use learning_rate"),
             ("weight_decay", math.isfinite(self.weight_decay) and self.weight_decay >= 0, "0 or more"),
             ("warmup_steps", self.warmup_steps >= 0, "0 or more"),
             ("grounding_dropout", 0.0 <= self.grounding_dropout <= 1.0, "between 0 and 1"),
@@ -94,11 +98,12 @@ def config_from_dict(data: dict, base_dir: str = ".") -> TrainConfig:
             raise ConfigError(f"config: {key} must be true or false, got {value!r}.")
         if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
             raise ConfigError(f"config: {key} must be a whole number, got {value!r}.")
-        if kind == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        if kind.startswith("float") and not (value is None and "None" in kind) and (
+                isinstance(value, bool) or not isinstance(value, (int, float))):
             raise ConfigError(f"config: {key} must be a number, got {value!r}.")
         if kind.startswith("str") and not (isinstance(value, str) or (value is None and "None" in kind)):
             raise ConfigError(f"config: {key} must be text, got {value!r}.")
-        if kind == "float":
+        if kind.startswith("float") and value is not None:
             value = float(value)
         values[key] = value
     for key in ("manifest", "output", "init_adapter", "checkpoint"):

@@ -95,6 +95,21 @@ class _Logs:
             self.writer.close()
 
 
+GATES = ("alpha_attn", "alpha_dense")
+
+
+def make_optimizer(adapter: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
+    """AdamW over the adapter in two groups: every weight at ``learning_rate``, the fusers' scalar gates at
+    ``gate_learning_rate`` (``learning_rate`` when unset: the paper). Adam moves a parameter by about its lr a
+    step whatever its gradient, so at a short run's lr a gate (from 0) opens only after thousands of steps."""
+    named = list(adapter.named_parameters())
+    gates = [p for n, p in named if n.rsplit(".", 1)[-1] in GATES]
+    weights = [p for n, p in named if n.rsplit(".", 1)[-1] not in GATES]
+    gate_lr = cfg.learning_rate if cfg.gate_learning_rate is None else cfg.gate_learning_rate
+    return torch.optim.AdamW([{"params": weights}, {"params": gates, "lr": gate_lr}], lr=cfg.learning_rate,
+                             weight_decay=cfg.weight_decay)
+
+
 def train(cfg: TrainConfig, *, base=None, rows: list[Row] | None = None, resume: str | bool | None = None,
           runner=None, on_step: Callable[[int, float], None] | None = None,
           say: Callable[[str], None] = print) -> TrainResult:
@@ -119,7 +134,7 @@ def train(cfg: TrainConfig, *, base=None, rows: list[Row] | None = None, resume:
     adapter = initial_adapter(cfg, base, phrase_dim).float()
     adapter.requires_grad_(True).train()
     module = GroundedDenoiser(adapter, base.unet.to(runner.device), base.alphas_cumprod, base.prediction)
-    optimizer = torch.optim.AdamW(module.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    optimizer = make_optimizer(adapter, cfg)
     warmup = cfg.warmup_steps
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0)
     schedule = Schedule(len(rows), cfg.batch_size, runner.num_processes, cfg.gradient_accumulation, cfg.seed,
@@ -136,7 +151,12 @@ def train(cfg: TrainConfig, *, base=None, rows: list[Row] | None = None, resume:
         start = int(saved["step"])
     module, optimizer = runner.prepare(module, optimizer)
     if saved is not None:
-        optimizer.load_state_dict(saved["optimizer"])
+        try:
+            optimizer.load_state_dict(saved["optimizer"])
+        except ValueError as e:
+            raise GLIGENError(f"cannot resume from {state_path!r}: its optimizer state does not fit this trainer's "
+                              f"parameter groups ({e}); it was written by an older version. Start a new run, or "
+                              f"fine-tune its adapter snapshot with init_adapter.") from None
         scheduler.load_state_dict(saved["scheduler"])
         runner.load_scaler_state(saved.get("scaler"))
         torch.set_rng_state(saved["rng"])

@@ -117,6 +117,13 @@ def test_config_names_the_bad_key_and_value(tmp_path):
         config_from_dict({**base, "batch_size": 2.5})
     with pytest.raises(ConfigError, match="caption_dropout = 1.5 is not valid; give between 0 and 1"):
         config_from_dict({**base, "caption_dropout": 1.5})
+    assert cfg.gate_learning_rate is None  # the paper: one lr for everything
+    assert config_from_dict({**base, "gate_learning_rate": 1}).gate_learning_rate == 1.0
+    assert config_from_dict({**base, "gate_learning_rate": None}).gate_learning_rate is None
+    with pytest.raises(ConfigError, match="gate_learning_rate = 0.0 is not valid; give a positive number, or leave"):
+        config_from_dict({**base, "gate_learning_rate": 0})
+    with pytest.raises(ConfigError, match="gate_learning_rate must be a number, got 'fast'"):
+        config_from_dict({**base, "gate_learning_rate": "fast"})
     (tmp_path / "c.toml").write_text('checkpoint = "a.safetensors"\nmanifest = "m.jsonl"\noutput = "o"\nmax_steps = 7\n')
     assert load_config(str(tmp_path / "c.toml"), {"batch_size": 4}).max_steps == 7
     (tmp_path / "bad.json").write_text("{")

@@ -187,6 +187,28 @@ def test_the_written_file_round_trips_through_the_packs_loader(base, manifest, t
     assert patched is not base.model
 
 
+@pytest.mark.parametrize("gate_lr", [None, 0.05])
+def test_the_gates_take_their_own_learning_rate(base, manifest, tmp_path, gate_lr):
+    """While the gates are 0 only they get a gradient, and Adam's first step moves a parameter by about its
+    lr: the gates by gate_learning_rate (learning_rate when unset), then the weights by learning_rate."""
+    from gligen_pack.gligen_core import load_adapter
+    from gligen_pack.train.trainer import new_adapter, train
+    cfg = _config(manifest, tmp_path / "run", max_steps=2, warmup_steps=0, save_every=1, gate_learning_rate=gate_lr)
+    result = train(cfg, base=base, say=lambda m: None)
+    want = gate_lr or cfg.learning_rate
+    start = new_adapter(base, 768, cfg.seed).state_dict()
+    first = torch.load(tmp_path / "run" / "checkpoints" / "step_00000001.pt", weights_only=True)
+    assert [g["lr"] for g in first["optimizer"]["param_groups"]] == [cfg.learning_rate, want]
+    gates = {k for k in start if k.endswith(("alpha_attn", "alpha_dense"))}
+    assert len(gates) == 14 and all(float(start[k]) == 0.0 for k in gates)
+    after = first["adapter"]
+    assert all(abs(abs(float(after[k])) - want) < 0.01 * want for k in gates), {k: float(after[k]) for k in gates}
+    assert all(torch.equal(after[k], start[k]) for k in start if k not in gates)
+    trained = load_adapter(result.adapter_path).adapter.state_dict()
+    moved = max(float((trained[k] - after[k]).abs().max()) for k in trained if k not in gates)
+    assert 0.5 * cfg.learning_rate < moved <= 1.001 * cfg.learning_rate  # the weights' first step
+
+
 @pytest.mark.parametrize("prediction", ["eps", "v"])
 def test_the_trainer_trains_what_gligenapply_runs_in_a_sampler(clip, tmp_path, prediction):
     """The training forward (GroundedDenoiser.predict) and a ComfyUI sampler's call of the GLIGENApply-patched
