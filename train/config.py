@@ -40,7 +40,7 @@ class TrainConfig:
     min_box_area: float = 0.01           # boxes under this fraction of the image are dropped
     flip: bool = True                    # random horizontal flip, boxes flipped with the image
     mixed_precision: str = "auto"        # no | fp16 | bf16 | auto (bf16 on a GPU that has it, else no)
-    save_every: int = 1000               # steps between resumable checkpoints (and adapter snapshots)
+    save_every: int = 1000               # steps between resumable checkpoints
     keep_checkpoints: int = 2            # resumable checkpoints kept (the newest)
     log_every: int = 10                  # steps between TensorBoard points
     seed: int = 0

@@ -155,8 +155,8 @@ def train(cfg: TrainConfig, *, base=None, rows: list[Row] | None = None, resume:
             optimizer.load_state_dict(saved["optimizer"])
         except ValueError as e:
             raise GLIGENError(f"cannot resume from {state_path!r}: its optimizer state does not fit this trainer's "
-                              f"parameter groups ({e}); it was written by an older version. Start a new run, or "
-                              f"fine-tune its adapter snapshot with init_adapter.") from None
+                              f"parameter groups ({e}); an older version of the trainer wrote it. Start a new run "
+                              f"in another output folder.") from None
         scheduler.load_state_dict(saved["scheduler"])
         runner.load_scaler_state(saved.get("scaler"))
         torch.set_rng_state(saved["rng"])

@@ -163,6 +163,13 @@ def test_resume_after_an_interruption_continues_exactly(base, manifest, tmp_path
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     with pytest.raises(GLIGENError, match="settings that decide the data order changed .*batch_size 2 -> 3"):
         train(_config(manifest, tmp_path / "cut", batch_size=3, max_steps=6), base=base, say=quiet, resume=True)
+    state_path = sorted((tmp_path / "cut" / "checkpoints").glob("step_*.pt"))[-1]
+    state = torch.load(state_path, weights_only=True)  # as the trainer wrote it before the gates had a group
+    groups = state["optimizer"]["param_groups"]
+    state["optimizer"]["param_groups"] = [dict(groups[0], params=groups[0]["params"] + groups[1]["params"])]
+    torch.save(state, state_path)
+    with pytest.raises(GLIGENError, match="does not fit this trainer's parameter groups .*Start a new run"):
+        train(_config(manifest, tmp_path / "cut", max_steps=6), base=base, say=quiet, resume=True)
 
 
 def test_the_written_file_round_trips_through_the_packs_loader(base, manifest, tmp_path):
