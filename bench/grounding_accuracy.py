@@ -81,7 +81,7 @@ class Setting:
     caption_dropout: float = 0.5     # the adapter's (the paper's)
 
 
-CPU = Setting()  # 26 minutes on the idle 2-core build machine with two torch threads (README)
+CPU = Setting()  # 25 to 27 minutes on the idle 2-core build machine with two torch threads (README)
 QUICK = replace(CPU, pretrain_steps=20, train_steps=20, train_rows=256, eval_layouts=8, sample_steps=10)
 # Not run yet (no GPU was lent since the CPU setting changed); a 16x16 world, a wider UNet, many more steps.
 LARGE = replace(CPU, latent=16, channels=64, pretrain_steps=4000, pretrain_batch=64, train_steps=20000,
