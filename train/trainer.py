@@ -79,13 +79,16 @@ class _Logs:
         from tqdm import tqdm
         self.bar = tqdm(total=cfg.max_steps, initial=start, desc="training", unit="step", dynamic_ncols=True)
 
-    def step(self, step: int, loss: float, lr: float, seconds: float, every: int) -> None:
+    def step(self, step: int, loss: float, lrs: list[float], seconds: float, every: int,
+             gates: Callable[[], float]) -> None:
         if self.bar is not None:
-            self.bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}", s_per_step=f"{seconds:.2f}")
+            self.bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lrs[0]:.2e}", s_per_step=f"{seconds:.2f}")
             self.bar.update(1)
         if self.writer is not None and step % every == 0:
             self.writer.add_scalar("train/loss", loss, step)
-            self.writer.add_scalar("train/learning_rate", lr, step)
+            self.writer.add_scalar("train/learning_rate", lrs[0], step)
+            self.writer.add_scalar("train/gate_learning_rate", lrs[1], step)
+            self.writer.add_scalar("train/gate_opening", gates(), step)
             self.writer.add_scalar("train/seconds_per_step", seconds, step)
 
     def close(self) -> None:
@@ -108,6 +111,13 @@ def make_optimizer(adapter: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Ad
     gate_lr = cfg.learning_rate if cfg.gate_learning_rate is None else cfg.gate_learning_rate
     return torch.optim.AdamW([{"params": weights}, {"params": gates, "lr": gate_lr}], lr=cfg.learning_rate,
                              weight_decay=cfg.weight_decay)
+
+
+def gate_opening(adapter: torch.nn.Module) -> float:
+    """The mean |tanh(gate)| over the fusers' gates: 0 is the base model, 1 the fusers fully added."""
+    with torch.no_grad():
+        gates = [p for n, p in adapter.named_parameters() if n.rsplit(".", 1)[-1] in GATES]
+        return float(torch.stack([g.float().tanh().abs() for g in gates]).mean())
 
 
 def train(cfg: TrainConfig, *, base=None, rows: list[Row] | None = None, resume: str | bool | None = None,
@@ -190,7 +200,8 @@ def train(cfg: TrainConfig, *, base=None, rows: list[Row] | None = None, resume:
             mean_loss = float(runner.mean(total))
             losses.append(mean_loss)
             done = step + 1
-            logs.step(done, mean_loss, scheduler.get_last_lr()[0], time.perf_counter() - t0, cfg.log_every)
+            logs.step(done, mean_loss, scheduler.get_last_lr(), time.perf_counter() - t0, cfg.log_every,
+                      lambda: gate_opening(adapter))
             if done % cfg.save_every == 0 or done == cfg.max_steps:
                 if runner.is_main_process:
                     save_state(cfg.output, done, {

@@ -216,6 +216,26 @@ def test_the_gates_take_their_own_learning_rate(base, manifest, tmp_path, gate_l
     assert 0.5 * cfg.learning_rate < moved <= 1.001 * cfg.learning_rate  # the weights' first step
 
 
+def test_tensorboard_logs_the_loss_both_learning_rates_and_the_gates(base, manifest, tmp_path):
+    pytest.importorskip("tensorboard", reason="pip install tensorboard (tests/requirements.txt) to check the logs")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from gligen_pack.train.trainer import train
+    cfg = _config(manifest, tmp_path / "run", max_steps=3, warmup_steps=0, log_every=1, gate_learning_rate=0.05,
+                  tensorboard=True)
+    result = train(cfg, base=base, say=lambda m: None)
+    events = EventAccumulator(str(tmp_path / "run" / "logs"))
+    events.Reload()
+    scalars = {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+    assert set(scalars) == {"train/loss", "train/learning_rate", "train/gate_learning_rate", "train/gate_opening",
+                            "train/seconds_per_step"}
+    assert [round(v, 6) for _, v in scalars["train/loss"]] == [round(v, 6) for v in result.losses]
+    assert [v for _, v in scalars["train/learning_rate"]] == pytest.approx([1e-3] * 3)
+    assert [v for _, v in scalars["train/gate_learning_rate"]] == pytest.approx([0.05] * 3)
+    opening = dict(scalars["train/gate_opening"])
+    assert sorted(opening) == [1, 2, 3] and opening[1] == pytest.approx(0.05, rel=0.01)  # tanh(0.05) after step 1
+    assert 0 < opening[3] <= 0.15
+
+
 @pytest.mark.parametrize("prediction", ["eps", "v"])
 def test_the_trainer_trains_what_gligenapply_runs_in_a_sampler(clip, tmp_path, prediction):
     """The training forward (GroundedDenoiser.predict) and a ComfyUI sampler's call of the GLIGENApply-patched
