@@ -101,13 +101,18 @@ class _Logs:
 GATES = ("alpha_attn", "alpha_dense")
 
 
+def gates_and_weights(adapter: torch.nn.Module) -> tuple[list[torch.nn.Parameter], list[torch.nn.Parameter]]:
+    """The fusers' scalar gates (``GATES``) and every other adapter parameter."""
+    named = list(adapter.named_parameters())
+    return ([p for n, p in named if n.rsplit(".", 1)[-1] in GATES],
+            [p for n, p in named if n.rsplit(".", 1)[-1] not in GATES])
+
+
 def make_optimizer(adapter: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     """AdamW over the adapter in two groups: every weight at ``learning_rate``, the fusers' scalar gates at
     ``gate_learning_rate`` (``learning_rate`` when unset: the paper). Adam moves a parameter by about its lr a
     step whatever its gradient, so at a short run's lr a gate (from 0) opens only after thousands of steps."""
-    named = list(adapter.named_parameters())
-    gates = [p for n, p in named if n.rsplit(".", 1)[-1] in GATES]
-    weights = [p for n, p in named if n.rsplit(".", 1)[-1] not in GATES]
+    gates, weights = gates_and_weights(adapter)
     gate_lr = cfg.learning_rate if cfg.gate_learning_rate is None else cfg.gate_learning_rate
     return torch.optim.AdamW([{"params": weights}, {"params": gates, "lr": gate_lr}], lr=cfg.learning_rate,
                              weight_decay=cfg.weight_decay)
@@ -116,8 +121,7 @@ def make_optimizer(adapter: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Ad
 def gate_opening(adapter: torch.nn.Module) -> float:
     """The mean |tanh(gate)| over the fusers' gates: 0 is the base model, 1 the fusers fully added."""
     with torch.no_grad():
-        gates = [p for n, p in adapter.named_parameters() if n.rsplit(".", 1)[-1] in GATES]
-        return float(torch.stack([g.float().tanh().abs() for g in gates]).mean())
+        return float(torch.stack([g.float().tanh().abs() for g in gates_and_weights(adapter)[0]]).mean())
 
 
 def train(cfg: TrainConfig, *, base=None, rows: list[Row] | None = None, resume: str | bool | None = None,
