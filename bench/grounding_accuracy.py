@@ -165,6 +165,7 @@ def pretrain(base, s: Setting, device, say) -> float:
     """Text-to-latent training of the whole tiny UNet on the world (random places)."""
     import torch
     import torch.nn.functional as F
+    from gligen_pack.train.objective import noised
     unet = base.unet
     unet.requires_grad_(True).train()
     opt = torch.optim.AdamW(unet.parameters(), lr=s.pretrain_lr, weight_decay=0.0)
@@ -182,9 +183,8 @@ def pretrain(base, s: Setting, device, say) -> float:
         x0 = torch.stack(xs).to(device)
         noise = torch.randn(x0.shape, generator=gen).to(device)
         t = torch.randint(0, len(alphas), (len(xs),), generator=gen).to(device)
-        a = alphas[t].view(-1, 1, 1, 1)
-        out = unet(a.sqrt() * x0 + (1 - a).sqrt() * noise, t.float(), context=torch.stack(ctx).to(device))
-        target = noise if base.prediction == "eps" else a.sqrt() * noise - (1 - a).sqrt() * x0  # v
+        x_t, target = noised(alphas, base.prediction, x0, noise, t)  # the trainer's own noising and target
+        out = unet(x_t, t.float(), context=torch.stack(ctx).to(device))
         l = F.mse_loss(out.float(), target)
         opt.zero_grad(set_to_none=True)
         l.backward()

@@ -38,6 +38,15 @@ class Batch:
                         self.features)))
 
 
+def noised(alphas_cumprod: torch.Tensor, prediction: str, latents: torch.Tensor, noise: torch.Tensor,
+           timesteps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x_t, target)``: the latents noised to ``timesteps``, and what the UNet should output there (the
+    noise for eps-prediction, ``v`` for v-prediction)."""
+    a = alphas_cumprod.float().to(latents.device)[timesteps].view(-1, 1, 1, 1)
+    x_t = a.sqrt() * latents + (1 - a).sqrt() * noise
+    return x_t, noise if prediction == "eps" else a.sqrt() * noise - (1 - a).sqrt() * latents
+
+
 class _Outside:
     """Holds the frozen UNet without registering it as a submodule."""
 
@@ -76,10 +85,7 @@ class GroundedDenoiser(nn.Module):
 
     def noised(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """``(x_t, target)`` for the batch's timesteps."""
-        a = self._alphas.to(batch.latents.device)[batch.timesteps].view(-1, 1, 1, 1)
-        x_t = a.sqrt() * batch.latents + (1 - a).sqrt() * batch.noise
-        target = batch.noise if self.prediction == "eps" else a.sqrt() * batch.noise - (1 - a).sqrt() * batch.latents
-        return x_t, target
+        return noised(self._alphas, self.prediction, batch.latents, batch.noise, batch.timesteps)
 
     def forward(self, batch: Batch) -> torch.Tensor:
         x_t, target = self.noised(batch)
